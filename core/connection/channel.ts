@@ -13,8 +13,11 @@ export interface ChannelHost {
   scheduleSend(channel: VirtualChannel): void;
   /** Send a frame that carries no payload of the channel's own (accept, end, credit...). */
   sendControl(signal: number, name: Buffer, data?: Buffer): void;
-  /** The channel is gone: forget its name. */
-  releaseChannel(channel: VirtualChannel): void;
+  /**
+   * The channel is gone: forget it. With `awaitingPeer` the name stays reserved until
+   * the peer's DISCONNECT_CHANNEL arrives, so a late frame cannot hit a reused name.
+   */
+  releaseChannel(channel: VirtualChannel, awaitingPeer: boolean): void;
 }
 
 /** Where a channel is in its life. */
@@ -30,7 +33,9 @@ const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
  * channels, and the receiver never buffers more than one window.
  *
  * `end()` half-closes (CHANNEL_END after the last byte); `destroy()` aborts
- * (DISCONNECT_CHANNEL, unread data discarded on both sides). An abort by the peer or
+ * (unread data discarded on both sides). Either way each side's last frame for the
+ * name is one DISCONNECT_CHANNEL, and a side reuses the name only once it has sent
+ * and received one. An abort by the peer or
  * the loss of the connection destroys the channel without an error (`'close'` fires,
  * `'end'` does not), so a careless listener cannot crash the process.
  */
@@ -56,6 +61,7 @@ export class VirtualChannel extends Duplex {
   private sentEnd = false;
   private receivedEnd = false;
   private silent = false;
+  private remoteClosed = false;
   private openWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   /** @internal created by {@link Connection}. */
@@ -123,7 +129,7 @@ export class VirtualChannel extends Duplex {
 
   /** @internal the peer refused the open or aborted the channel. */
   remoteAbort(): void {
-    this.silent = true;
+    this.remoteClosed = true;
     this.fail(new ConnectionError(ConnectionErrorCode.CHANNEL_REFUSED, 'the peer refused the channel'));
   }
 
@@ -202,10 +208,9 @@ export class VirtualChannel extends Duplex {
     const wasClosed = this.channelState === 'closed';
     this.channelState = 'closed';
     if (!wasClosed) {
-      if (!this.silent && !(this.sentEnd && this.receivedEnd)) {
-        this.host.sendControl(Signal.DISCONNECT_CHANNEL, this.name);
-      }
-      this.host.releaseChannel(this);
+      const awaitingPeer = !this.silent && !this.remoteClosed;
+      if (!this.silent) this.host.sendControl(Signal.DISCONNECT_CHANNEL, this.name);
+      this.host.releaseChannel(this, awaitingPeer);
     }
     const waiter = this.openWaiter;
     this.openWaiter = null;

@@ -90,6 +90,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   private readonly logger: Logger | undefined;
   private readonly counters: TrafficCounters | undefined;
   private readonly channels = new Map<string, VirtualChannel>();
+  /** Names we closed whose peer has not yet sent its DISCONNECT_CHANNEL, with who waits to reuse them. */
+  private readonly closing = new Map<string, Array<() => void>>();
   private ready: VirtualChannel[] = [];
   private readonly decoder = new FrameDecoder();
   private readonly sendBufferBytes: number;
@@ -164,8 +166,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     }
     if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
     const key = name.toString('latin1');
-    if (this.channels.has(key)) throw new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'a channel with that name is open');
-    if (this.channels.size >= this.limits.maxChannels) {
+    if (this.closing.has(key)) await this.nameReleased(key);
+    if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
+    if (this.channels.has(key) || this.closing.has(key)) throw new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'a channel with that name is open');
+    if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_LIMIT, `at most ${this.limits.maxChannels} channels per connection`);
     }
     const channel = this.addChannel(name, signal, false);
@@ -180,6 +184,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       clearTimeout(timer);
     }
     return channel;
+  }
+
+  /** Resolves when the peer confirmed the close of `key` (or the connection closed, or time ran out). */
+  private nameReleased(key: string): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.limits.channelOpenTimeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.closing.get(key)!.push(done);
+    });
   }
 
   /** Send a frame that no channel owns (peer-status, extension signals). */
@@ -199,6 +215,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     const lost = reason ?? new ConnectionError(ConnectionErrorCode.CLOSED, 'connection closed');
     for (const channel of [...this.channels.values()]) channel.connectionLost(lost);
     this.channels.clear();
+    for (const waiters of this.closing.values()) for (const wake of waiters) wake();
+    this.closing.clear();
     this.stream.off('data', this.onChunk);
     if (reason) {
       this.stream.destroy();
@@ -220,8 +238,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   }
 
   /** @internal ChannelHost */
-  releaseChannel(channel: VirtualChannel): void {
-    if (this.channels.get(channel.key) === channel) this.channels.delete(channel.key);
+  releaseChannel(channel: VirtualChannel, awaitingPeer: boolean): void {
+    if (this.channels.get(channel.key) !== channel) return;
+    this.channels.delete(channel.key);
+    if (awaitingPeer && !this.isClosed) this.closing.set(channel.key, []);
   }
 
   private addChannel(name: Buffer, signal: number, inbound: boolean): VirtualChannel {
@@ -306,9 +326,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
         else this.dropped();
         return;
       }
-      case Signal.DISCONNECT_CHANNEL:
-        this.channels.get(frame.name.toString('latin1'))?.remoteAbort();
+      case Signal.DISCONNECT_CHANNEL: {
+        const key = frame.name.toString('latin1');
+        const waiters = this.closing.get(key);
+        if (waiters) {
+          this.closing.delete(key);
+          for (const wake of waiters) wake();
+        } else {
+          this.channels.get(key)?.remoteAbort();
+        }
         return;
+      }
       case Signal.CHANNEL_ACCEPT: {
         const channel = this.channels.get(frame.name.toString('latin1'));
         if (channel && !channel.inbound) channel.markOpen();
@@ -338,14 +366,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
 
   private onOpen(frame: Frame): void {
     const key = frame.name.toString('latin1');
+    if (this.closing.has(key)) {
+      // The peer must send its DISCONNECT_CHANNEL for a name before it reuses it.
+      throw new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'peer reopened a channel it had not closed');
+    }
     const existing = this.channels.get(key);
     if (existing) {
-      // Both ends opened the same name, or the peer is confused: both copies go.
-      this.sendControl(Signal.DISCONNECT_CHANNEL, frame.name);
-      existing.connectionLost(new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'both ends opened the same channel name'));
+      // Both ends opened the same name (or the peer is confused): both opens fail.
+      existing.cancelOpen(new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'both ends opened the same channel name'));
       return;
     }
-    if (this.channels.size >= this.limits.maxChannels) {
+    if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
       this.sendControl(Signal.DISCONNECT_CHANNEL, frame.name);
       this.refused();
       return;

@@ -30,6 +30,7 @@ const PROTOCOL_ERROR_CODES: ReadonlySet<string> = new Set([
   ConnectionErrorCode.FRAME_UNKNOWN_SIGNAL,
   ConnectionErrorCode.FRAME_BAD_LENGTH,
   ConnectionErrorCode.CHANNEL_FLOW_CONTROL,
+  ConnectionErrorCode.CHANNEL_EXISTS,
   ConnectionErrorCode.HANDSHAKE_VERSION,
   ConnectionErrorCode.HANDSHAKE_MALFORMED,
 ]);
@@ -210,17 +211,24 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * A connection to `endpoint`: the registered one if any, the dial already under
-   * way to it if any, else a new dial through `hooks.dial` (then, if that fails and
-   * `tunnelFallback` is on, a tunnel through a connected node).
+   * A connection to `endpoint`: the registered real one if any, the dial already
+   * under way to it if any, else a new dial through `hooks.dial` (then, if that fails,
+   * the registered tunnel if any, or with `tunnelFallback` a new tunnel through a
+   * connected node).
    */
   connect(endpoint: Endpoint): Promise<Connection> {
     const key = endpointKey(endpoint);
     const existing = this.byEndpoint.get(key);
-    if (existing) return Promise.resolve(existing);
+    // Real beats virtual: over a tunnel, still try the direct link.
+    if (existing && !existing.virtual) return Promise.resolve(existing);
     const pending = this.dials.get(key);
     if (pending) return pending;
-    const dial = this.dial(endpoint).finally(() => this.dials.delete(key));
+    const dial = this.dial(endpoint)
+      .catch((err: unknown) => {
+        if (existing && !existing.closed) return existing;
+        throw err;
+      })
+      .finally(() => this.dials.delete(key));
     this.dials.set(key, dial);
     return dial;
   }
@@ -272,7 +280,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     } catch (err) {
       this.stats.dialFailures++;
       const failure = err instanceof ConnectionError ? err : new ConnectionError(ConnectionErrorCode.DIAL, `dial to ${endpoint.host}:${endpoint.port} failed`, { cause: err });
-      if (this.running && this.limits.tunnelFallback && isIP(normalizeHost(endpoint.host)) !== 0 && this.byPeer.size > 0) {
+      if (this.running && !this.byEndpoint.has(endpointKey(endpoint)) && this.limits.tunnelFallback && isIP(normalizeHost(endpoint.host)) !== 0 && this.byPeer.size > 0) {
         try {
           return await this.tunnels.open(endpoint);
         } catch (tunnelErr) {

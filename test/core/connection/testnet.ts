@@ -53,15 +53,20 @@ export function acceptAll(node: TestNode, onOpen: (channel: VirtualChannel) => v
   node.manager.onChannel((request) => onOpen(request.accept()));
 }
 
-/** Read a stream to its end, with the SHA-256 of everything and the byte count. */
-export async function drain(stream: NodeJS.ReadableStream): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { bytes, sha256: hash.digest('hex') };
+/** Read a stream to its end (events, not async iteration, which destroys the stream), with the SHA-256 and byte count. */
+export function drain(stream: NodeJS.ReadableStream): Promise<{ bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    stream.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+    stream.once('close', () => reject(new Error(`stream closed before its end after ${bytes} bytes`)));
+    stream.once('error', reject);
+    stream.resume();
+  });
 }
 
 /** Resolve when `predicate` holds, checking on every event of `emitter` and every 10 ms, for at most `ms`. */
