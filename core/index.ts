@@ -9,5 +9,6 @@ export { loadConfig, resolveConfig, embeddedDefaultConfig, defaultHome, CORE_CON
 export { Storage, type Migration, type MigrationRegistry } from './storage.js';
 export { createLogger, type Logger } from './logger.js';
 export { BUILT_IN_PLUGINS, type InlinePlugin } from './plugin-loader.js';
+export * from './connection/index.js';
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';

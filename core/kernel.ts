@@ -2,6 +2,7 @@ import { asValue, createContainer, type AwilixContainer } from 'awilix';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { KernelConfig } from './config.js';
+import { ConnectionManager, tapDirectDial } from './connection/index.js';
 import { BitChatError, PluginError, ServiceError } from './errors.js';
 import { createHooks, type HookName, type KernelHooks, type TapOnlyHooks } from './hooks.js';
 import { createLogger } from './logger.js';
@@ -23,6 +24,7 @@ declare module './plugin.js' {
     config: KernelConfig;
     logger: Logger;
     storage: Storage;
+    connections: ConnectionManager;
   }
 }
 
@@ -70,6 +72,8 @@ export class Kernel {
   readonly hooks: KernelHooks = createHooks();
   readonly container: AwilixContainer<ServiceMap>;
   readonly storage: Storage;
+  /** The connection layer: listener, dials (through `hooks.dial`), channels, tunnels. */
+  readonly connections: ConnectionManager;
   #state: KernelState = 'created';
   #plugins: LoadedPlugin[] = [];
   #status: PluginStatus[] = [];
@@ -79,11 +83,14 @@ export class Kernel {
     this.config = config;
     this.logger = logger;
     this.storage = new Storage(join(config.dataDir, DATABASE_FILE_NAME));
+    this.connections = new ConnectionManager({ hooks: this.hooks, logger, listen: config.listen });
+    tapDirectDial(this.hooks);
     this.container = createContainer<ServiceMap>({ strict: true });
     this.container.register({
       config: asValue(config),
       logger: asValue(logger),
       storage: asValue(this.storage),
+      connections: asValue(this.connections),
     });
   }
 
@@ -126,6 +133,7 @@ export class Kernel {
       const migrations = new MigrationList();
       this.hooks.migrations.call(migrations);
       this.storage.migrate(migrations.all);
+      await this.connections.start();
       await this.hooks.start.promise();
     } catch (err) {
       // Whatever did start is closed again: stop taps tolerate a partial start.
@@ -169,6 +177,7 @@ export class Kernel {
     } catch (err) {
       this.#stopErrors.push(err as Error);
     }
+    await this.connections.stop();
     this.storage.close();
     this.#state = 'stopped';
   }

@@ -31,7 +31,7 @@ describe('kernel lifecycle', () => {
     const kernel = await create();
     await kernel.start();
     const running = resources();
-    expect(running.TCPServerWrap ?? 0, 'the plugin server is open while running').to.equal((before.TCPServerWrap ?? 0) + 1);
+    expect(running.TCPServerWrap ?? 0, 'the connection listener and the plugin server are open while running').to.equal((before.TCPServerWrap ?? 0) + 2);
     expect(running.Timeout ?? 0).to.be.greaterThan(before.Timeout ?? 0);
     expect(kernel.storage.isOpen).to.equal(true);
     await kernel.stop();
