@@ -329,11 +329,15 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       this.stats.selfConnections++;
       throw new ConnectionError(ConnectionErrorCode.SELF, 'that end point is this node');
     }
-    const connection = new Connection({
+    return this.register(this.connectionOver(stream, response.peerId, 'outbound', remote, virtual, rest));
+  }
+
+  private connectionOver(stream: Duplex, remotePeerId: PeerId, direction: 'inbound' | 'outbound', remote: Endpoint, virtual: boolean, rest: Buffer): Connection {
+    return new Connection({
       stream,
       localPeerId: this.ownId,
-      remotePeerId: response.peerId,
-      direction: 'outbound',
+      remotePeerId,
+      direction,
       remote,
       virtual,
       limits: this.limits,
@@ -341,7 +345,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       logger: this.logger,
       counters: this.stats,
     });
-    return this.register(connection);
   }
 
   private onSocket(socket: Socket): void {
@@ -357,6 +360,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   private async accept(stream: Duplex, source: Endpoint, virtual: boolean): Promise<void> {
     stream.on('error', swallow);
     this.handshaking.add(stream);
+    let lingering = false;
     try {
       const { request, rest } = await readHandshakeRequest(stream, this.limits.handshakeTimeoutMs);
       if (!this.running) throw new ConnectionError(ConnectionErrorCode.STOPPED, 'the node stops');
@@ -374,32 +378,26 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       }
       const answer = encodeHandshakeResponse({ status, peerId: this.ownId });
       if (status !== HandshakeStatus.OK) {
+        // Let the answer reach the initiator, but never wait on it for longer than a handshake.
         stream.end(answer);
+        lingering = true;
+        const linger = setTimeout(() => stream.destroy(), this.limits.handshakeTimeoutMs);
+        stream.once('close', () => {
+          clearTimeout(linger);
+          this.handshaking.delete(stream);
+        });
         return;
       }
       stream.write(answer);
       const remote = virtual ? source : { host: source.host, port: request.servicePort };
-      this.register(
-        new Connection({
-          stream,
-          localPeerId: this.ownId,
-          remotePeerId: request.peerId,
-          direction: 'inbound',
-          remote,
-          virtual,
-          limits: this.limits,
-          rest,
-          logger: this.logger,
-          counters: this.stats,
-        }),
-      );
+      this.register(this.connectionOver(stream, request.peerId, 'inbound', remote, virtual, rest));
     } catch (err) {
       stream.destroy();
       this.stats.handshakeFailures++;
       if (err instanceof ConnectionError && PROTOCOL_ERROR_CODES.has(err.code)) this.stats.protocolErrors++;
       this.logger.debug({ err, remote: source }, 'inbound handshake failed');
     } finally {
-      this.handshaking.delete(stream);
+      if (!lingering) this.handshaking.delete(stream);
     }
   }
 
