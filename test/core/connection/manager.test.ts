@@ -97,13 +97,19 @@ describe('connection/manager', () => {
 
   it('resolves simultaneous connects to exactly one link, the same on both sides', async function () {
     this.timeout(20_000);
+    let duplicates = 0;
     for (let round = 0; round < 15; round++) {
       const a = await net.node();
       const b = await net.node();
       const [ab, ba] = await Promise.allSettled([a.manager.connect(endpointOf(b)), b.manager.connect(endpointOf(a))]);
       expect(ab.status, `round ${round} a->b`).to.equal('fulfilled');
       expect(ba.status, `round ${round} b->a`).to.equal('fulfilled');
-      await new Promise((r) => setTimeout(r, 30));
+      // Both ends settle on the same link (the loser may still be closing on one side).
+      await waitFor(() => {
+        const [x] = a.manager.connections;
+        const [y] = b.manager.connections;
+        return x !== undefined && y !== undefined && x.initiatorPeerId.equals(y.initiatorPeerId);
+      });
       expect(a.manager.connections, `round ${round}`).to.have.length(1);
       expect(b.manager.connections, `round ${round}`).to.have.length(1);
       const ca = a.manager.connections[0]!;
@@ -114,8 +120,27 @@ describe('connection/manager', () => {
       acceptAll(b);
       const ch = await a.manager.openChannel(b.manager.peerId, channelName(`r${round}`));
       ch.destroy();
+      duplicates += a.manager.stats.duplicatesResolved + b.manager.stats.duplicatesResolved;
       await net.stop();
     }
+    expect(duplicates, 'the race really happened').to.be.greaterThan(0);
+  });
+
+  it('a full mesh dialled from every side at once ends with exactly one link per pair', async function () {
+    this.timeout(20_000);
+    const nodes = await Promise.all(Array.from({ length: 5 }, () => net.node()));
+    await Promise.all(nodes.flatMap((x) => nodes.filter((y) => y !== x).map((y) => x.manager.connect(endpointOf(y)))));
+    await waitFor(() =>
+      nodes.every((x) =>
+        nodes.every((y) => {
+          if (x === y) return true;
+          const xy = x.manager.getConnection(y.manager.peerId);
+          const yx = y.manager.getConnection(x.manager.peerId);
+          return xy !== undefined && yx !== undefined && !xy.closed && !yx.closed && xy.initiatorPeerId.equals(yx.initiatorPeerId);
+        }),
+      ),
+    );
+    for (const x of nodes) expect(x.manager.connections).to.have.length(4);
   });
 
   it('refuses inbound opens when nobody handles channels, and honours a handler that refuses', async () => {
