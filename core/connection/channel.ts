@@ -42,8 +42,6 @@ const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
 export class VirtualChannel extends Duplex {
   /** The channel's 20-byte name. */
   readonly name: Buffer;
-  /** The frame signal that opened it (CONNECT_CHANNEL, or a tunnel signal). */
-  readonly openSignal: number;
   /** True when the peer opened it. */
   readonly inbound: boolean;
   /** Bytes carried, as plain counters. */
@@ -65,7 +63,7 @@ export class VirtualChannel extends Duplex {
   private openWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   /** @internal created by {@link Connection}. */
-  constructor(host: ChannelHost, name: Buffer, openSignal: number, inbound: boolean) {
+  constructor(host: ChannelHost, name: Buffer, inbound: boolean) {
     super({
       allowHalfOpen: true,
       readableHighWaterMark: CHANNEL_WINDOW / 2,
@@ -74,7 +72,6 @@ export class VirtualChannel extends Duplex {
     this.host = host;
     this.name = Buffer.from(name);
     this.key = this.name.toString('latin1');
-    this.openSignal = openSignal;
     this.inbound = inbound;
   }
 

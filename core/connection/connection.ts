@@ -172,7 +172,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_LIMIT, `at most ${this.limits.maxChannels} channels per connection`);
     }
-    const channel = this.addChannel(name, signal, false);
+    const channel = this.addChannel(name, false);
     const opened = channel.waitOpen();
     this.sendControl(signal, channel.name);
     const timer = setTimeout(() => {
@@ -244,8 +244,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (awaitingPeer && !this.isClosed) this.closing.set(channel.key, []);
   }
 
-  private addChannel(name: Buffer, signal: number, inbound: boolean): VirtualChannel {
-    const channel = new VirtualChannel(this, name, signal, inbound);
+  private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
+    const channel = new VirtualChannel(this, name, inbound);
     this.channels.set(channel.key, channel);
     this.stats.channelsOpened++;
     if (this.counters) this.counters.channelsOpened++;
@@ -381,7 +381,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       this.refused();
       return;
     }
-    const channel = this.addChannel(frame.name, frame.signal, true);
+    const channel = this.addChannel(frame.name, true);
     let decided = false;
     let timer: NodeJS.Timeout | undefined;
     const request: ChannelRequest = {
