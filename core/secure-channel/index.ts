@@ -1,0 +1,6 @@
+export { SecureChannel } from './channel.js';
+export type { PeerVerdict, SecureChannelIdentity, SecureChannelOptions, SecureChannelRole, SecureChannelStats } from './channel.js';
+export { SC_ERROR, SecureChannelError } from './errors.js';
+export type { SecureChannelErrorCode } from './errors.js';
+export { DEFAULT_SUITES, SUITE, SUITE_NAMES } from './suites.js';
+export type { SuiteId, SuiteName } from './suites.js';
