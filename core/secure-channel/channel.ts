@@ -52,6 +52,14 @@ import { DEFAULT_SUITES, SUITE_NAMES, createKeyShare, recordCipherOf, suiteName,
 
 const MIN_PSK_BYTES = 16;
 const MAX_PSK_BYTES = 64;
+/**
+ * Buffering allowed on each side of the channel (and queued in the underlying stream
+ * before a writer waits): several full records, so one 64 KiB record in flight does not
+ * turn every write into a pause/resume round (the 16 KiB stream default would).
+ */
+const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/** Records smaller than this are joined into one buffer before writing: one syscall, not four. */
+const JOIN_BELOW_BYTES = 16 * 1024;
 /** Identity message overhead besides the DER bytes: counts, lengths, a 512-byte signature and slack. */
 const IDENTITY_OVERHEAD = 1024;
 
@@ -275,7 +283,7 @@ export class SecureChannel extends Duplex {
 
   private constructor(raw: Duplex, role: SecureChannelRole, opts: ResolvedOptions) {
     // Half-open is off: a close record is answered with one (as in the original protocol).
-    super({ allowHalfOpen: false });
+    super({ allowHalfOpen: false, readableHighWaterMark: STREAM_HIGH_WATER_MARK, writableHighWaterMark: STREAM_HIGH_WATER_MARK });
     this.raw = raw;
     this.role = role;
     this.opts = opts;
@@ -601,7 +609,9 @@ export class SecureChannel extends Duplex {
       this.flushScheduled = true;
       process.nextTick(this.flushTick);
     }
-    if (this.raw.writableNeedDrain) this.heldWriteCallback = callback;
+    // The stream's own high-water mark is often 16 KiB; we allow more before waiting, and
+    // once it is this full it has signalled a need to drain, so 'drain' will come.
+    if (this.raw.writableLength >= STREAM_HIGH_WATER_MARK) this.heldWriteCallback = callback;
     else callback();
   }
 
@@ -683,6 +693,13 @@ export class SecureChannel extends Duplex {
 
   private writeWire(pieces: Buffer[]): void {
     if (pieces.length === 0 || this.raw.writableEnded || this.raw.destroyed) return;
+    let total = 0;
+    for (const p of pieces) total += p.length;
+    if (total < JOIN_BELOW_BYTES) {
+      this.stats.wireBytesSent += total;
+      this.raw.write(Buffer.concat(pieces, total));
+      return;
+    }
     this.raw.cork();
     for (const p of pieces) {
       this.stats.wireBytesSent += p.length;
