@@ -322,6 +322,50 @@ describe('secure channel: attacks that must fail', function () {
     });
   });
 
+  describe('fuzzing the handshake on the wire (bounded)', () => {
+    const ALLOWED = [SC_ERROR.BAD_PSK, SC_ERROR.BAD_MAC, SC_ERROR.PROTOCOL, SC_ERROR.REMOTE_ALERT, SC_ERROR.TRUNCATED, SC_ERROR.BAD_SIGNATURE, SC_ERROR.BAD_CERTIFICATE, SC_ERROR.TIMEOUT];
+
+    it('a random byte changed in any handshake record body makes the handshake fail on both sides', async () => {
+      const srv = await server(res, options(bob, alice, { handshakeTimeoutMs: 1_000 }));
+      for (let round = 0; round < 24; round++) {
+        const direction = round % 2 === 0 ? 'toServer' : 'toClient';
+        const target = Math.floor(round / 2) % 3; // hello, PSK proof, identity
+        const proxy = await recordProxy(res, srv.port, (rec, i, dir) => {
+          if (dir === direction && i === target) rec[3 + Math.floor(Math.random() * (rec.length - 3))]! ^= 1 + Math.floor(Math.random() * 255);
+          return [rec];
+        });
+        const sock = await dial(res, proxy.port);
+        const [cr, sr] = await Promise.allSettled([
+          SecureChannel.connect(sock, options(alice, bob, { handshakeTimeoutMs: 1_000 })).then((c) => res.channel(c)),
+          srv.nextAccept().then((c) => c),
+        ]);
+        // A client may finish before the server refuses it (3-pass): then it gets an alert.
+        if (cr.status === 'fulfilled') {
+          expect(sr.status).to.equal('rejected');
+          if (!cr.value.destroyed) expect(ALLOWED).to.include((await nextError(cr.value)).code);
+        } else {
+          expect(ALLOWED).to.include(codeOf(cr));
+        }
+        if (sr.status === 'rejected') expect(ALLOWED).to.include(codeOf(sr));
+        else expect(cr.status).to.equal('rejected');
+      }
+    });
+
+    it('random garbage from a peer is refused without a crash', async () => {
+      const srv = await server(res, options(bob, alice, { handshakeTimeoutMs: 500 }));
+      for (let i = 0; i < 30; i++) {
+        const raw = await dial(res, srv.port);
+        raw.on('data', () => undefined);
+        const garbage = Buffer.from(Array.from({ length: 1 + Math.floor(Math.random() * 300) }, () => Math.floor(Math.random() * 256)));
+        if (i % 3 === 0) garbage[0] = RECORD_TYPE.CLIENT_HELLO; // reach the hello decoder too
+        if (i % 3 === 0 && garbage.length > 3) garbage.writeUInt16BE(garbage.length - 3, 1);
+        raw.end(garbage);
+        const [sr] = await Promise.allSettled([srv.nextAccept().then((c) => c)]);
+        expect(ALLOWED).to.include(codeOf(sr));
+      }
+    });
+  });
+
   describe('scripted peers sending messages out of order', () => {
     const ALERT_PROTOCOL = Buffer.from([RECORD_TYPE.ALERT, 0, 1, 10]);
 
