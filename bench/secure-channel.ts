@@ -11,8 +11,10 @@
  * Run: `node --import tsx bench/secure-channel.ts`.
  */
 import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as tls from 'node:tls';
@@ -43,7 +45,8 @@ const progress = (what: string): void => {
 const pem = (f: string): Buffer => readFileSync(FIXTURES + f);
 const ALICE = { cert: pem('alice.cert.pem'), key: pem('alice.key.pem') };
 const BOB = { cert: pem('bob.cert.pem'), key: pem('bob.key.pem') };
-const PSK = randomBytes(32);
+// Fixed so the forked sink process shares it.
+const PSK = Buffer.alloc(32, 0x42);
 
 function channelOptions(self: typeof ALICE, peer: typeof ALICE, suite: SuiteName): SecureChannelOptions {
   const peerDer = new X509Certificate(peer.cert).raw;
@@ -164,6 +167,82 @@ async function bulk(make: PairMaker, size: number): Promise<number> {
   b.on('error', () => undefined);
   close();
   return got / elapsed / MB;
+}
+
+/**
+ * Two-process variant: a forked child (this file with `--sink tls|ours`) accepts one
+ * connection and counts bytes; the parent writes. The window is opened and closed over IPC.
+ */
+async function bulkTwoProcess(mode: 'tls' | 'ours', size: number): Promise<number> {
+  progress(`bulk two-process ${mode} ${size}`);
+  const child = fork(fileURLToPath(import.meta.url), ['--sink', mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const ask = <T>(msg: unknown): Promise<T> =>
+    new Promise((resolve) => {
+      child.once('message', (m) => resolve(m as T));
+      if (msg !== undefined) child.send(msg as object);
+    });
+  try {
+    const { port } = await ask<{ port: number }>(undefined);
+    let writer: Duplex;
+    if (mode === 'tls') {
+      const sock = tls.connect({ ...tlsOptions().client, host: '127.0.0.1', port });
+      await once(sock, 'secureConnect');
+      writer = sock;
+    } else {
+      writer = await SecureChannel.connect(connect(port, '127.0.0.1'), channelOptions(ALICE, BOB, 'X25519/RSA/AES-256-GCM'));
+    }
+    writer.on('error', () => undefined);
+    const chunk = randomBytes(size);
+    let stop = false;
+    const pump = (): void => {
+      while (!stop) {
+        if (!writer.write(chunk)) {
+          writer.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+    await new Promise((r) => setTimeout(r, 100)); // warm-up
+    await ask('start');
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, BULK_MS));
+    const { bytes } = await ask<{ bytes: number }>('stop');
+    const elapsed = (performance.now() - t0) / 1000;
+    stop = true;
+    writer.destroy();
+    return bytes / elapsed / MB;
+  } finally {
+    child.kill();
+  }
+}
+
+async function sink(mode: 'tls' | 'ours'): Promise<void> {
+  let received = 0;
+  let mark = 0;
+  const onStream = (s: Duplex): void => {
+    s.on('data', (d: Buffer) => (received += d.length));
+    s.on('error', () => undefined);
+  };
+  let port: number;
+  if (mode === 'tls') {
+    const server = tls.createServer(tlsOptions().server, onStream);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  } else {
+    const opts = channelOptions(BOB, ALICE, 'X25519/RSA/AES-256-GCM');
+    port = (await tcpServer((s) => SecureChannel.accept(s, opts).then(onStream, () => undefined))).port;
+  }
+  process.on('message', (m) => {
+    if (m === 'start') {
+      mark = received;
+      process.send!({ ok: true });
+    } else if (m === 'stop') {
+      process.send!({ bytes: received - mark });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ port });
 }
 
 /** The ceiling: seal then open records of `size` bytes in memory, no stream. */
@@ -344,6 +423,19 @@ export async function run(): Promise<BenchRow[]> {
       });
     }
   }
+  for (let i = 0; i < sizes.length; i++) {
+    const label = sizes[i] === KIB ? '1 KiB' : '64 KiB';
+    const tls2 = await bulkTwoProcess('tls', sizes[i]!);
+    const ours2 = await bulkTwoProcess('ours', sizes[i]!);
+    rows.push({ name: `two processes: Node TLS 1.3 AES-256-GCM, ${label} writes`, value: tls2, unit: 'MB/s' });
+    rows.push({
+      name: `two processes: secure channel X25519+GCM, ${label} writes`,
+      value: ours2,
+      unit: 'MB/s',
+      reference: { name: 'TLS 1.3', value: tls2 },
+      target: '>= 1.0x TLS 1.3',
+    });
+  }
   const tlsRtt = await roundTrip(tlsPairMaker);
   const ourRtt = await roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM'));
   rows.push({ name: 'round trip 200 B, TLS 1.3', value: tlsRtt, unit: 'µs' });
@@ -362,7 +454,10 @@ export async function run(): Promise<BenchRow[]> {
   return rows;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+const sinkAt = process.argv.indexOf('--sink');
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && sinkAt > 0) {
+  await sink(process.argv[sinkAt + 1] === 'tls' ? 'tls' : 'ours');
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = Date.now();
   const rows = await run();
   for (const r of rows) {

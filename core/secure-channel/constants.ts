@@ -21,7 +21,7 @@ export const RECORD_TYPE = Object.freeze({
   ENCRYPTED: 0x17,
 });
 
-/** First byte of every decrypted record. */
+/** Last byte of every decrypted record. */
 export const INNER_TYPE = Object.freeze({
   DATA: 0x00,
   IDENTITY: 0x01,

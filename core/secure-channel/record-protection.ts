@@ -8,7 +8,7 @@
  * | part | bytes |
  * | --- | --- |
  * | header | `0x17 ‖ u16 BE (1 + n + 16)`, also the associated data |
- * | ciphertext | AES-GCM(innerType ‖ payload), nonce = iv XOR (0^4 ‖ u64 BE seq) |
+ * | ciphertext | AES-GCM(payload ‖ innerType), nonce = iv XOR (0^4 ‖ u64 BE seq) |
  * | tag | 16 |
  *
  * AES-256-CBC + HMAC-SHA256 (key, mac = HKDF(traffic, "bitchat-sc1 mac", 32),
@@ -18,8 +18,11 @@
  * | --- | --- |
  * | header | `0x17 ‖ u16 BE (16 + c + 32)` |
  * | IV | 16, fresh per record: AES-256-ECB(ivKey, u64 BE seq ‖ 0^8), unpredictable without the key |
- * | ciphertext | c = AES-CBC(innerType ‖ payload ‖ PKCS#7 padding) |
+ * | ciphertext | c = AES-CBC(payload ‖ innerType ‖ PKCS#7 padding) |
  * | MAC | HMAC-SHA256(mac, u64 BE seq ‖ header ‖ IV ‖ ciphertext) |
+ *
+ * The inner type goes last (as in TLS 1.3), so the payload starts block-aligned and is
+ * handed to the cipher as it came, without a one-byte carry in front of it.
  *
  * The CBC MAC is checked (constant time) before a single byte is decrypted; GCM's
  * plaintext is not looked at until the tag verified.
@@ -113,7 +116,7 @@ abstract class RecordKeys {
 
 export class RecordSealer extends RecordKeys {
   /**
-   * Protects `innerType ‖ concat(pieces)` and returns the wire record as pieces (header
+   * Protects `concat(pieces) ‖ innerType` and returns the wire record as pieces (header
    * first), ready for a corked write. Pieces are not copied into one buffer.
    */
   seal(innerType: number, pieces: readonly Buffer[]): Buffer[] {
@@ -126,8 +129,9 @@ export class RecordSealer extends RecordKeys {
       const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, 1 + n + GCM_TAG_BYTES);
       const c = createCipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
       c.setAAD(header);
-      const out = [header, c.update(typeByte)];
+      const out = [header];
       for (const p of pieces) if (p.length > 0) out.push(c.update(p));
+      out.push(c.update(typeByte));
       c.final();
       out.push(c.getAuthTag());
       return out;
@@ -145,8 +149,8 @@ export class RecordSealer extends RecordKeys {
       hmac.update(ct);
       out.push(ct);
     };
-    add(c.update(typeByte));
     for (const p of pieces) if (p.length > 0) add(c.update(p));
+    add(c.update(typeByte));
     add(c.final());
     out.push(hmac.digest());
     return out;
@@ -189,6 +193,6 @@ export class RecordOpener extends RecordKeys {
     }
     if (plain.length < 1) throw badMac();
     this.bytesThisKey += plain.length - 1;
-    return { type: plain[0]!, payload: plain.subarray(1) };
+    return { type: plain[plain.length - 1]!, payload: plain.subarray(0, plain.length - 1) };
   }
 }
