@@ -76,7 +76,10 @@ async function tamperedSession(res: Resources, suite: SuiteName, edit: RecordEdi
   await tick();
   await tick();
   client.write(Buffer.alloc(200, 2));
-  return { serverError: await serverError, clientError: await clientError.catch((e: Error) => e), log: proxy.log };
+  const result = { serverError: await serverError, clientError: await clientError.catch((e: Error) => e), log: proxy.log };
+  // Every failure closes the channel and its stream.
+  await Promise.all([waitClose(serverChannel), waitClose(srv.sockets[0]!)]);
+  return result;
 }
 
 describe('secure channel: attacks that must fail', function () {

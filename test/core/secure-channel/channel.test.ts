@@ -136,6 +136,56 @@ describe('secure channel: handshake and data', function () {
     expect(errors).to.deep.equal([]);
   });
 
+  it('sends a key update when the send key is older than rekeyAfterMs', async () => {
+    const [c, s] = await channelPair(res, options(alice, bob, { rekeyAfterMs: 1 }), options(bob, alice));
+    const got = readExactly(s, 2);
+    c.write('a');
+    await new Promise((r) => setTimeout(r, 5));
+    c.write('b');
+    expect((await got).toString()).to.equal('ab');
+    expect(c.stats.keyUpdatesSent).to.be.at.least(1);
+    expect(s.stats.keyUpdatesReceived).to.equal(c.stats.keyUpdatesSent);
+  });
+
+  it('passes the staple to verifyPeer and exposes it', async () => {
+    const seen: Array<Buffer | undefined> = [];
+    const staple = Buffer.from('revocation proof');
+    const [c, s] = await channelPair(
+      res,
+      options(alice, bob, { staple }),
+      options(bob, alice, {
+        verifyPeer: async (_chain, st) => {
+          seen.push(st);
+          return { ok: true };
+        },
+      }),
+    );
+    expect(seen.length).to.equal(1);
+    expect(seen[0]!.equals(staple)).to.equal(true);
+    expect(s.peerStaple!.equals(staple)).to.equal(true);
+    expect(c.peerStaple).to.equal(undefined);
+  });
+
+  it('refuses a peer whose verifyPeer throws (ERR_SC_BAD_CERTIFICATE) and tells the peer', async () => {
+    const [a, b] = await socketPair(res);
+    const [cr, sr] = await Promise.allSettled([
+      SecureChannel.connect(a, options(alice, bob)),
+      SecureChannel.accept(b, options(bob, alice, { verifyPeer: async () => Promise.reject(new Error('CA unreachable')) })),
+    ]);
+    expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
+    expect(cr.status === 'rejected' && (cr.reason as { remoteCode: string }).remoteCode).to.equal(SC_ERROR.BAD_CERTIFICATE);
+  });
+
+  it('accepts an Ed25519 leaf and refuses an RSA key below 2048 bits', async () => {
+    const carol = loadIdentity('carol-ed25519');
+    const [c] = await channelPair(res, options(carol, bob), options(bob, carol));
+    expect(c.suite).to.equal('X25519/RSA/AES-256-GCM');
+    const weak = loadIdentity('weak-rsa1024');
+    const [a, b] = await socketPair(res);
+    const [, sr] = await Promise.allSettled([SecureChannel.connect(a, options(weak, bob)), SecureChannel.accept(b, options(bob, weak))]);
+    expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
+  });
+
   it('rejects bad options with ERR_SC_OPTIONS and frees the stream', async () => {
     const [a] = await socketPair(res);
     const err = await SecureChannel.connect(a, { ...options(alice, bob), psk: Buffer.alloc(3) }).catch((e: unknown) => e);

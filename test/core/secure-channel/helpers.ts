@@ -20,7 +20,7 @@ export interface TestIdentity {
 
 const identityCache = new Map<string, TestIdentity>();
 
-export function loadIdentity(name: 'alice' | 'bob' | 'mallory'): TestIdentity {
+export function loadIdentity(name: 'alice' | 'bob' | 'mallory' | 'carol-ed25519' | 'weak-rsa1024'): TestIdentity {
   const cached = identityCache.get(name);
   if (cached) return cached;
   const cert = new X509Certificate(readFileSync(join(FIXTURES, `${name}.cert.pem`)));
