@@ -20,14 +20,8 @@ import { fileURLToPath } from 'node:url';
 import * as tls from 'node:tls';
 import { SecureChannel, type SecureChannelOptions, type SuiteName } from '../core/secure-channel/index.js';
 import { DEFAULT_SUITES } from '../core/secure-channel/suites.js';
+import type { BenchRow } from './types.js';
 
-interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  reference?: { name: string; value: number };
-  target?: string;
-}
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/secure-channel/', import.meta.url));
 const BULK_MS = 800;
