@@ -609,9 +609,9 @@ export class SecureChannel extends Duplex {
       this.flushScheduled = true;
       process.nextTick(this.flushTick);
     }
-    // The stream's own high-water mark is often 16 KiB; we allow more before waiting, and
-    // once it is this full it has signalled a need to drain, so 'drain' will come.
-    if (this.raw.writableLength >= STREAM_HIGH_WATER_MARK) this.heldWriteCallback = callback;
+    // The stream's own high-water mark is often 16 KiB; we allow more before waiting. Wait
+    // only when it also asked for a drain, or no 'drain' would ever come.
+    if (this.raw.writableNeedDrain && this.raw.writableLength >= STREAM_HIGH_WATER_MARK) this.heldWriteCallback = callback;
     else callback();
   }
 
