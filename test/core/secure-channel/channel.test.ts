@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
+import { Duplex, PassThrough } from 'node:stream';
 import { SC_ERROR, SecureChannel, type SuiteName } from '../../../core/secure-channel/index.js';
 import { DEFAULT_SUITES } from '../../../core/secure-channel/suites.js';
 import {
@@ -184,6 +185,25 @@ describe('secure channel: handshake and data', function () {
     const [a, b] = await socketPair(res);
     const [, sr] = await Promise.allSettled([SecureChannel.connect(a, options(weak, bob)), SecureChannel.accept(b, options(bob, weak))]);
     expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
+  });
+
+  it('runs over any Duplex, not only sockets (an in-memory pair, like a virtual channel)', async () => {
+    const ab = new PassThrough();
+    const ba = new PassThrough();
+    const left = Duplex.from({ readable: ba, writable: ab });
+    const right = Duplex.from({ readable: ab, writable: ba });
+    const [c, s] = await Promise.all([SecureChannel.connect(left, options(alice, bob)), SecureChannel.accept(right, options(bob, alice))]);
+    res.channel(c);
+    res.channel(s);
+    const data = randomPayload(200_000);
+    const got = readExactly(s, data.length);
+    c.write(data);
+    expect((await got).equals(data)).to.equal(true);
+    const ends = Promise.all([once(s, 'end'), once(c, 'end')]);
+    s.resume();
+    c.resume();
+    c.end();
+    await ends;
   });
 
   it('rejects bad options with ERR_SC_OPTIONS and frees the stream', async () => {
