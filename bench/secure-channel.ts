@@ -382,12 +382,6 @@ const SHORT: Record<SuiteName, string> = {
   'DHE-2048/RSA/AES-256-CBC+HMAC-SHA256': 'DHE2048+CBC-HMAC',
 };
 
-export async function rttOnly(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    process.stdout.write(`tls ${(await roundTrip(tlsPairMaker)).toFixed(1)} ours ${(await roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM'))).toFixed(1)}\n`);
-  }
-}
-
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const sizes = [64 * KIB, KIB];
