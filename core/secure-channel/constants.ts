@@ -8,7 +8,6 @@ export const HELLO_MAGIC = Buffer.from('BCSC', 'ascii');
 /** The only protocol version this code speaks; it is in the signed transcript. */
 export const PROTOCOL_VERSION = 1;
 export const NONCE_BYTES = 32;
-export const PSK_BYTES = 32;
 export const HASH_BYTES = 32;
 
 /** Record header: `u8 type ‖ u16 BE body length`. */
@@ -71,14 +70,13 @@ export const LABEL = Object.freeze({
 
 /**
  * Alert codes (`u8`), numbered as in the original protocol where the meaning is the
- * same (spec §3.8), so logs from both read alike.
+ * same (spec §3.8), so logs from both read alike. The original's 4 (declined) and 6
+ * (certificate algorithm) are folded into 5 and not sent.
  */
 export const ALERT = Object.freeze({
   VERSION: 2,
   NO_COMMON_SUITE: 3,
-  CERTIFICATE_DECLINED: 4,
   BAD_CERTIFICATE: 5,
-  BAD_CERTIFICATE_ALGORITHM: 6,
   BAD_SIGNATURE: 7,
   BAD_MAC: 8,
   BAD_PSK: 9,
