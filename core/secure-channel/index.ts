@@ -4,3 +4,4 @@ export { SC_ERROR, SecureChannelError } from './errors.js';
 export type { SecureChannelErrorCode } from './errors.js';
 export { DEFAULT_SUITES, SUITE, SUITE_NAMES } from './suites.js';
 export type { SuiteId, SuiteName } from './suites.js';
+export { NO_VERDICT_CODE, verifyPeerWithHook } from './verify-peer.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { Duplex, PassThrough } from 'node:stream';
-import { SC_ERROR, SecureChannel, type SuiteName } from '../../../core/secure-channel/index.js';
+import { createHooks } from '../../../core/hooks.js';
+import { NO_VERDICT_CODE, SC_ERROR, SecureChannel, verifyPeerWithHook, type SuiteName } from '../../../core/secure-channel/index.js';
 import { DEFAULT_SUITES } from '../../../core/secure-channel/suites.js';
 import {
   Resources,
@@ -211,5 +212,24 @@ describe('secure channel: handshake and data', function () {
     const err = await SecureChannel.connect(a, { ...options(alice, bob), psk: Buffer.alloc(3) }).catch((e: unknown) => e);
     expect((err as { code: string }).code).to.equal(SC_ERROR.OPTIONS);
     expect(a.destroyed).to.equal(true);
+  });
+});
+
+describe('secure channel: verifyPeer from the kernel hook', () => {
+  it('asks hooks.verifyCertificate with the chain, staple and network, and refuses when no tap answers', async () => {
+    const hooks = createHooks();
+    const noAnswer = verifyPeerWithHook(hooks.verifyCertificate);
+    expect(await noAnswer([Buffer.from('x')])).to.deep.include({ ok: false, code: NO_VERDICT_CODE });
+    const seen: unknown[] = [];
+    hooks.verifyCertificate.tapPromise('test', async (check) => {
+      seen.push(check);
+      return { ok: check.chain[0]!.equals(bob.certificateDer) };
+    });
+    const networkId = Buffer.alloc(20, 1);
+    const verify = verifyPeerWithHook(hooks.verifyCertificate, networkId);
+    expect((await verify([bob.certificateDer], Buffer.from('s'))).ok).to.equal(true);
+    expect((await verify([alice.certificateDer])).ok).to.equal(false);
+    expect((seen[0] as { networkId: Buffer }).networkId.equals(networkId)).to.equal(true);
+    expect((seen[0] as { staple: Buffer }).staple.toString()).to.equal('s');
   });
 });
