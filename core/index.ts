@@ -14,6 +14,7 @@ export {
   SecureChannelError,
   SC_ERROR,
   DEFAULT_SUITES,
+  verifyPeerWithHook,
   type SecureChannelOptions,
   type SecureChannelStats,
   type SuiteName,
