@@ -10,5 +10,16 @@ export { Storage, type Migration, type MigrationRegistry } from './storage.js';
 export { createLogger, type Logger } from './logger.js';
 export { BUILT_IN_PLUGINS, type InlinePlugin } from './plugin-loader.js';
 export * from './connection/index.js';
+export {
+  SecureChannel,
+  SecureChannelError,
+  SC_ERROR,
+  DEFAULT_SUITES,
+  verifyPeerWithHook,
+  type SecureChannelOptions,
+  type SecureChannelStats,
+  type SuiteName,
+  type PeerVerdict,
+} from './secure-channel/index.js';
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';

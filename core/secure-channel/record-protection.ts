@@ -1,0 +1,198 @@
+/**
+ * Record protection for one direction and one key epoch. Sequence numbers start at 0
+ * with every key and are never sent: they are in the GCM nonce and in the CBC MAC, so a
+ * replayed, reordered or dropped record fails authentication.
+ *
+ * AES-256-GCM (key = HKDF(traffic, "bitchat-sc1 key", 32), iv = HKDF(traffic, "bitchat-sc1 iv", 12)):
+ *
+ * | part | bytes |
+ * | --- | --- |
+ * | header | `0x17 ‖ u16 BE (1 + n + 16)`, also the associated data |
+ * | ciphertext | AES-GCM(payload ‖ innerType), nonce = iv XOR (0^4 ‖ u64 BE seq) |
+ * | tag | 16 |
+ *
+ * AES-256-CBC + HMAC-SHA256 (key, mac = HKDF(traffic, "bitchat-sc1 mac", 32),
+ * ivKey = HKDF(traffic, "bitchat-sc1 iv", 32)), encrypt-then-MAC:
+ *
+ * | part | bytes |
+ * | --- | --- |
+ * | header | `0x17 ‖ u16 BE (16 + c + 32)` |
+ * | IV | 16, fresh per record: AES-256-ECB(ivKey, u64 BE seq ‖ 0^8), unpredictable without the key |
+ * | ciphertext | c = AES-CBC(payload ‖ innerType ‖ PKCS#7 padding) |
+ * | MAC | HMAC-SHA256(mac, u64 BE seq ‖ header ‖ IV ‖ ciphertext) |
+ *
+ * The inner type goes last (as in TLS 1.3), so the payload starts block-aligned and is
+ * handed to the cipher as it came, without a one-byte carry in front of it.
+ *
+ * The CBC MAC is checked (constant time) before a single byte is decrypted; GCM's
+ * plaintext is not looked at until the tag verified.
+ */
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
+import { LABEL, RECORD_TYPE } from './constants.js';
+import { SC_ERROR, SecureChannelError, protocolError } from './errors.js';
+import { encodeRecordHeader } from './handshake-codec.js';
+import { expandLabel, nextTrafficSecret } from './key-schedule.js';
+import type { RecordCipher } from './suites.js';
+
+const GCM_TAG_BYTES = 16;
+const GCM_IV_BYTES = 12;
+const CBC_IV_BYTES = 16;
+const MAC_BYTES = 32;
+const TWO_32 = 2 ** 32;
+/** Never let a sequence number approach 2^64 (or lose precision in a JS number). */
+const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+
+function seqBytes(seq: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt32BE(Math.floor(seq / TWO_32), 0);
+  out.writeUInt32BE(seq % TWO_32, 4);
+  return out;
+}
+
+function badMac(): SecureChannelError {
+  return new SecureChannelError(SC_ERROR.BAD_MAC, 'record failed authentication');
+}
+
+export interface OpenedRecord {
+  type: number;
+  payload: Buffer;
+}
+
+interface EpochKeys {
+  key: Buffer;
+  iv: Buffer;
+  mac: Buffer;
+  ivCipher: Cipher | null;
+}
+
+function deriveEpochKeys(cipher: RecordCipher, traffic: Buffer): EpochKeys {
+  const key = expandLabel(traffic, LABEL.KEY, 32);
+  if (cipher === 'aes-256-gcm') return { key, iv: expandLabel(traffic, LABEL.IV, GCM_IV_BYTES), mac: Buffer.alloc(0), ivCipher: null };
+  const ivKey = expandLabel(traffic, LABEL.IV, 32);
+  const ivCipher = createCipheriv('aes-256-ecb', ivKey, null).setAutoPadding(false);
+  return { key, iv: Buffer.alloc(0), mac: expandLabel(traffic, LABEL.MAC, MAC_BYTES), ivCipher };
+}
+
+/** Shared by sealer and opener: the key epoch and its sequence number. */
+abstract class RecordKeys {
+  protected traffic: Buffer;
+  protected keys: EpochKeys;
+  protected seq = 0;
+  /** Payload bytes protected with the current key. */
+  bytesThisKey = 0;
+  keyCreatedAt = Date.now();
+
+  constructor(
+    readonly cipher: RecordCipher,
+    traffic: Buffer,
+  ) {
+    this.traffic = traffic;
+    this.keys = deriveEpochKeys(cipher, traffic);
+  }
+
+  /** Ratchet to the next traffic secret; the old one is dropped (forward secrecy within a session). */
+  update(): void {
+    this.traffic = nextTrafficSecret(this.traffic);
+    this.keys = deriveEpochKeys(this.cipher, this.traffic);
+    this.seq = 0;
+    this.bytesThisKey = 0;
+    this.keyCreatedAt = Date.now();
+  }
+
+  protected nextSeq(): number {
+    if (this.seq >= MAX_SEQUENCE) throw protocolError('sequence number exhausted without a key update');
+    return this.seq++;
+  }
+
+  protected gcmNonce(seq: number): Buffer {
+    const nonce = Buffer.from(this.keys.iv);
+    const hi = Math.floor(seq / TWO_32);
+    const lo = seq % TWO_32;
+    nonce.writeUInt32BE((nonce.readUInt32BE(4) ^ hi) >>> 0, 4);
+    nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ lo) >>> 0, 8);
+    return nonce;
+  }
+}
+
+export class RecordSealer extends RecordKeys {
+  /**
+   * Protects `concat(pieces) ‖ innerType` and returns the wire record as pieces (header
+   * first), ready for a corked write. Pieces are not copied into one buffer.
+   */
+  seal(innerType: number, pieces: readonly Buffer[]): Buffer[] {
+    let n = 0;
+    for (const p of pieces) n += p.length;
+    const seq = this.nextSeq();
+    this.bytesThisKey += n;
+    const typeByte = Buffer.from([innerType]);
+    if (this.cipher === 'aes-256-gcm') {
+      const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, 1 + n + GCM_TAG_BYTES);
+      const c = createCipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
+      c.setAAD(header);
+      const out = [header];
+      for (const p of pieces) if (p.length > 0) out.push(c.update(p));
+      out.push(c.update(typeByte));
+      c.final();
+      out.push(c.getAuthTag());
+      return out;
+    }
+    const block = Buffer.alloc(CBC_IV_BYTES);
+    seqBytes(seq).copy(block, 0);
+    const iv = this.keys.ivCipher!.update(block);
+    const ctLength = (Math.floor((1 + n) / 16) + 1) * 16;
+    const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, CBC_IV_BYTES + ctLength + MAC_BYTES);
+    const c = createCipheriv('aes-256-cbc', this.keys.key, iv);
+    const hmac = createHmac('sha256', this.keys.mac).update(seqBytes(seq)).update(header).update(iv);
+    const out = [header, iv];
+    const add = (ct: Buffer): void => {
+      if (ct.length === 0) return;
+      hmac.update(ct);
+      out.push(ct);
+    };
+    for (const p of pieces) if (p.length > 0) add(c.update(p));
+    add(c.update(typeByte));
+    add(c.final());
+    out.push(hmac.digest());
+    return out;
+  }
+}
+
+export class RecordOpener extends RecordKeys {
+  /** Authenticates and decrypts one encrypted record; throws ERR_SC_BAD_MAC on any tampering. */
+  open(header: Buffer, body: Buffer): OpenedRecord {
+    const seq = this.nextSeq();
+    let plain: Buffer;
+    if (this.cipher === 'aes-256-gcm') {
+      if (body.length < 1 + GCM_TAG_BYTES) throw badMac();
+      const d = createDecipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
+      d.setAAD(header);
+      d.setAuthTag(body.subarray(body.length - GCM_TAG_BYTES));
+      const ct = body.subarray(0, body.length - GCM_TAG_BYTES);
+      const first = d.update(ct);
+      try {
+        d.final();
+      } catch {
+        throw badMac();
+      }
+      plain = first;
+    } else {
+      const ctLength = body.length - CBC_IV_BYTES - MAC_BYTES;
+      if (ctLength < 16 || ctLength % 16 !== 0) throw badMac();
+      const iv = body.subarray(0, CBC_IV_BYTES);
+      const ct = body.subarray(CBC_IV_BYTES, CBC_IV_BYTES + ctLength);
+      const mac = body.subarray(CBC_IV_BYTES + ctLength);
+      const expected = createHmac('sha256', this.keys.mac).update(seqBytes(seq)).update(header).update(iv).update(ct).digest();
+      if (!timingSafeEqual(expected, mac)) throw badMac();
+      const d = createDecipheriv('aes-256-cbc', this.keys.key, iv);
+      try {
+        plain = Buffer.concat([d.update(ct), d.final()]);
+      } catch {
+        // Unreachable with an authentic record; kept so a bug cannot become an oracle.
+        throw badMac();
+      }
+    }
+    if (plain.length < 1) throw badMac();
+    this.bytesThisKey += plain.length - 1;
+    return { type: plain[plain.length - 1]!, payload: plain.subarray(0, plain.length - 1) };
+  }
+}
