@@ -80,7 +80,8 @@ export function randomSerial(): string {
   return bytes.toString('hex');
 }
 
-function checkProfile(profile: SubjectProfile): void {
+/** Throws ERR_CA_BAD_REQUEST unless name, e-mail, location and website are well-formed. */
+export function checkSubjectProfile(profile: SubjectProfile): void {
   if (typeof profile.name !== 'string' || profile.name.trim() === '' || profile.name.length > MAX_NAME_LENGTH) {
     throw new IdentityError('ERR_CA_BAD_REQUEST', 'a name of 1..200 characters is required');
   }
@@ -168,7 +169,7 @@ export function createSelfIssuedCertificate(opts: {
   notBefore?: Date;
   notAfter?: Date;
 }): Buffer {
-  checkProfile(opts.profile);
+  checkSubjectProfile(opts.profile);
   const attrs = profileAttrs(opts.profile);
   return buildCertificate({
     subjectPublicKey: createPublicKey(opts.privateKey),
@@ -222,7 +223,7 @@ export function issueUserCertificate(opts: {
   notBefore?: Date;
   notAfter?: Date;
 }): Buffer {
-  checkProfile(opts.profile);
+  checkSubjectProfile(opts.profile);
   const issuer = readForge(opts.issuerCert);
   const ski = (issuer.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null)?.subjectKeyIdentifier;
   return buildCertificate({
@@ -329,4 +330,24 @@ export function certificatesFromPem(pem: string): Buffer[] {
   const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
   for (let m = re.exec(pem); m !== null; m = re.exec(pem)) out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
   return out;
+}
+
+/**
+ * A PKCS#10 certificate request (PEM) for `privateKey`, signed with node:crypto:
+ * what `bitchat profile create --ca` sends to prove it holds the key.
+ */
+export function createCertificateRequest(opts: { privateKey: KeyObject; profile: SubjectProfile }): string {
+  checkSubjectProfile(opts.profile);
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = toForgePublicKey(createPublicKey(opts.privateKey));
+  csr.setSubject(profileAttrs(opts.profile));
+  const nativeSigner = {
+    sign: (): string => {
+      const infoAsn1 = (csr as unknown as { certificationRequestInfo: forge.asn1.Asn1 }).certificationRequestInfo;
+      const info = Buffer.from(forge.asn1.toDer(infoAsn1).getBytes(), 'binary');
+      return sign('sha256', info, opts.privateKey).toString('binary');
+    },
+  };
+  csr.sign(nativeSigner as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return forge.pki.certificationRequestToPem(csr);
 }
