@@ -11,3 +11,4 @@ export { createLogger, type Logger } from './logger.js';
 export { BUILT_IN_PLUGINS, type InlinePlugin } from './plugin-loader.js';
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';
+export * as identity from './identity/index.js';
