@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createSelfIssuedCertificate, parseCertificate } from '../../../core/identity/certificate.js';
 import { generateRsaKeyPair, type RsaKeyPair } from '../../../core/identity/keys.js';
 import { PinStore } from '../../../core/identity/pins.js';
-import { checkStaple, decodeRevocationStatus, signRevocationStatus } from '../../../core/identity/revocation.js';
+import { checkStaple, decodeRevocationStatus, encodeRevocationStatusBody, signRevocationStatus } from '../../../core/identity/revocation.js';
 import { createCertificateVerifier } from '../../../core/identity/verifier.js';
 import { IdentityError } from '../../../core/identity/errors.js';
 import { TEST_BITS, flipBit, makeCa, type TestCa } from './fixtures.js';
@@ -43,6 +43,11 @@ describe('identity: revocation staples, pinning and verifyPeer', function () {
     flipped[3] = 0;
     flipped.fill(0, 37 + 16 + 8, 37 + 16 + 16);
     expect(checkStaple(flipped, info, issuer).state).to.equal('forged');
+  });
+
+  it('matches the documented status body vector', function () {
+    const body = encodeRevocationStatusBody({ status: 'revoked', issuerKeyHash: Buffer.alloc(32, 0x11), serial: '0123456789abcdef', producedAt: 1764000000000, revokedAt: 1763900000000 });
+    expect(body.toString('hex')).to.equal('5253010111111111111111111111111111111111111111111111111111111111111111110801234567' + '89abcdef0000019ab697e8000000019ab0a20700');
   });
 
   it('every truncation and bit flip of a staple is malformed or forged (fuzz)', function () {
