@@ -146,3 +146,14 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
     },
   };
 }
+
+/**
+ * Adapts a verifier to `hooks.verifyCertificate` (an AsyncSeriesBailHook): the
+ * verdict bails, so later taps only see certificates this one had no say on.
+ */
+export function verifierAsHookTap(verifier: CertificateVerifier): (check: { chain: Buffer[]; staple?: Buffer }) => Promise<CertificateVerdict> {
+  return async (check) => {
+    const v = await verifier.verifyPeer(check.chain, check.staple);
+    return v.ok ? { ok: true } : { ok: false, ...(v.code !== undefined ? { code: v.code } : {}), ...(v.reason !== undefined ? { reason: v.reason } : {}) };
+  };
+}

@@ -15,6 +15,9 @@ import { createCertificateRequest, parseCertificate } from '../../../core/identi
 import { IdentityError } from '../../../core/identity/errors.js';
 import { exportPublicKeyPem, generateRsaKeyPair, type RsaKeyPair } from '../../../core/identity/keys.js';
 import { checkStaple } from '../../../core/identity/revocation.js';
+import { Profile } from '../../../core/identity/profile.js';
+import { refreshOwnStaple } from '../../../core/identity/staple.js';
+import { verifierAsHookTap } from '../../../core/identity/verifier.js';
 import { createCertificateVerifier } from '../../../core/identity/verifier.js';
 import { TEST_BITS } from './fixtures.js';
 
@@ -157,6 +160,14 @@ describe('identity: certification authority over HTTP with real SMTP', function 
     expect(await askCa.verifyPeer([oldLeaf.der])).to.include({ ok: false, code: 'ERR_CERT_REVOKED' });
     expect((await askCa.verifyPeer(issued.chain)).ok).to.equal(true);
     expect(ca.list().map((r) => [r.serial, r.revocation_reason])).to.deep.include([firstSerial, 'superseded']);
+    // The owner of the new certificate refreshes its staple; the owner of the old one learns it is revoked.
+    const current = new Profile({ kind: 'ca', privateKey: alice2.privateKey, certificateChain: issued.chain, trustedRoots: [root], caUrl: client.baseUrl });
+    expect(await refreshOwnStaple(current)).to.equal('good');
+    const tap = verifierAsHookTap(createCertificateVerifier({ mode: 'ca', trustedRoots: [root], revocationPolicy: { mode: 'require-staple' } }));
+    expect(await tap({ chain: current.certificateChain, staple: current.staple! })).to.deep.equal({ ok: true });
+    const old = new Profile({ kind: 'ca', privateKey: alice.privateKey, certificateChain: [firstLeaf, root], caUrl: client.baseUrl });
+    expect((await errorOf(refreshOwnStaple(old))).code).to.equal('ERR_CERT_REVOKED');
+    expect(await tap({ chain: old.certificateChain, staple: await client.fetchStatus(firstSerial) })).to.include({ ok: false, code: 'ERR_CERT_REVOKED' });
   });
 
   it('closes a request after too many wrong codes', async function () {
