@@ -168,7 +168,22 @@ function profileCommands(y: Argv, io: IdentityCliIo): Argv {
       await saveProfile(path, profile, next, { onProgress: progress(io) });
       io.out(`password changed for ${path}`);
     })
-    .demandCommand(1, 'Name an action: create, show, export, passwd, import-key');
+    .command('pins', 'List pinned peer keys and pending key changes', (b) => withProfile(b), async (args) => {
+      const profile = await loadProfile(profilePath(args), await readPassword(args), { onProgress: progress(io) });
+      for (const p of profile.pins.list()) io.out(`pinned   ${p.email}  ${p.fingerprint}  "${p.name}"  since ${new Date(p.firstSeen).toISOString()}`);
+      for (const p of profile.pins.pendingChanges()) io.out(`CHANGED  ${p.email}  ${p.fingerprint}  "${p.name}"  seen ${new Date(p.seenAt).toISOString()}`);
+    })
+    .command('accept-key <email>', 'Accept the new key a pinned peer presented (after comparing safety numbers)', (b) => withProfile(b).positional('email', { type: 'string', demandOption: true }).option('fingerprint', { type: 'string', describe: 'Only accept this key (hex SHA-256 of the public key)' }), async (args) => {
+      const path = profilePath(args);
+      const password = await readPassword(args);
+      const profile = await loadProfile(path, password, { onProgress: progress(io) });
+      if (!profile.pins.accept(String(args.email), args.fingerprint as string | undefined)) {
+        throw new IdentityError('ERR_CERT_PIN_MISMATCH', `no pending key change for ${String(args.email)}${args.fingerprint ? ' with that fingerprint' : ''}`);
+      }
+      await saveProfile(path, profile, password, { onProgress: progress(io) });
+      io.out(`the new key of ${String(args.email)} is now pinned`);
+    })
+    .demandCommand(1, 'Name an action: create, show, export, passwd, import-key, pins, accept-key');
 }
 
 function caCommands(y: Argv, io: IdentityCliIo): Argv {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { main } from '../../../core/cli.js';
 import { certificatesFromPem, parseCertificate } from '../../../core/identity/certificate.js';
-import { loadProfile } from '../../../core/identity/profile.js';
+import { loadProfile, saveProfile } from '../../../core/identity/profile.js';
 
 describe('identity: CLI (profile and ca commands)', function () {
   let home: string;
@@ -46,6 +46,20 @@ describe('identity: CLI (profile and ca commands)', function () {
     expect(errors.join('\n')).to.contain('ERR_PROFILE_BAD_PASSWORD');
     expect(await run('profile', 'export', '--password-file', join(home, 'pw2'))).to.equal(0);
     expect(parseCertificate(certificatesFromPem(lines.join('\n'))[0]!).email).to.equal('alice@example.org');
+  });
+
+  it('profile pins / accept-key: a changed peer key stays refused until accepted', async function () {
+    const path = join(home, 'default.profile');
+    const profile = await loadProfile(path, 'second password');
+    profile.pins.observe('bob@example.org', 'aa'.repeat(32), 'Bob');
+    profile.pins.observe('bob@example.org', 'bb'.repeat(32), 'Bob');
+    await saveProfile(path, profile, 'second password');
+    const pw = join(home, 'pw2');
+    expect(await run('profile', 'pins', '--password-file', pw)).to.equal(0);
+    expect(lines.join('\n')).to.contain('CHANGED  bob@example.org');
+    expect(await run('profile', 'accept-key', 'bob@example.org', '--fingerprint', 'cc'.repeat(32), '--password-file', pw)).to.equal(1);
+    expect(await run('profile', 'accept-key', 'bob@example.org', '--password-file', pw)).to.equal(0);
+    expect((await loadProfile(path, 'second password')).pins.check('bob@example.org', 'bb'.repeat(32))).to.equal('match');
   });
 
   it('profile import-key makes a profile from an openssl key', async function () {
