@@ -51,7 +51,20 @@ function progress(io: IdentityCliIo): ProgressHook {
 }
 
 async function prompt(question: string, hidden: boolean): Promise<string> {
-  if (!process.stdin.isTTY) throw new IdentityError('ERR_PROFILE_EMPTY_PASSWORD', `${question.trim()} needed: use --password-file or $BITCHAT_PASSWORD when not on a terminal`);
+  if (!process.stdin.isTTY) {
+    // Scripts pipe a verification code on stdin; secrets never come that way (use a file).
+    if (hidden) throw new IdentityError('ERR_PROFILE_EMPTY_PASSWORD', `${question.trim()} needed: use --password-file or $BITCHAT_PASSWORD when not on a terminal`);
+    process.stderr.write(question);
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    try {
+      return await new Promise<string>((res, rej) => {
+        rl.once('line', (line) => res(line.trim()));
+        rl.once('close', () => rej(new IdentityError('ERR_CA_WRONG_CODE', 'no input on stdin')));
+      });
+    } finally {
+      rl.close();
+    }
+  }
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   if (hidden) {
     // Echo nothing while the secret is typed.
