@@ -299,6 +299,7 @@ export function parseCertificate(der: Buffer): CertificateInfo {
   const san = cert.getExtension('subjectAltName') as { altNames?: { type: number; value: string }[] } | null;
   const altNames = san?.altNames ?? [];
   const email = altNames.find((a) => a.type === 1)?.value ?? null;
+  let fingerprint: string | undefined;
   const website = altNames.find((a) => a.type === 6)?.value ?? null;
   return {
     der,
@@ -313,7 +314,11 @@ export function parseCertificate(der: Buffer): CertificateInfo {
     notBefore: cert.validity.notBefore,
     notAfter: cert.validity.notAfter,
     publicKey,
-    fingerprint: keyFingerprintHex(publicKey),
+    // Computed on first use: the chain walk does not need it, and exporting the key costs as much as a signature check.
+    get fingerprint(): string {
+      fingerprint ??= keyFingerprintHex(publicKey);
+      return fingerprint;
+    },
     selfIssued: x509.subject === x509.issuer,
   };
 }

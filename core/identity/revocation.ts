@@ -149,7 +149,7 @@ export function checkStaple(staple: Buffer | undefined, leaf: CertificateInfo, i
   } catch (err) {
     return { state: 'forged', reason: (err as Error).message };
   }
-  if (!status.issuerKeyHash.equals(keyFingerprint(issuer.publicKey))) return { state: 'forged', reason: 'status signed for another issuer key' };
+  if (!status.issuerKeyHash.equals(Buffer.from(issuer.fingerprint, 'hex'))) return { state: 'forged', reason: 'status signed for another issuer key' };
   if (status.serial !== leaf.serial) return { state: 'forged', reason: `status is for serial ${status.serial}, not ${leaf.serial}` };
   let ok = false;
   try {

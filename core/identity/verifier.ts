@@ -116,18 +116,30 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
     const kind: 'ca' | 'self' = options.mode === 'either' ? (selfIssued ? 'self' : 'ca') : options.mode;
     const verified = verifyParsedChain(certs, { mode: kind, trustedRoots: roots, now: new Date(now), clockSkewMs: skew });
     const email = leaf.email!;
-    const peer = { email, name: leaf.name, fingerprint: leaf.fingerprint, safetyNumber: safetyNumber(leaf.publicKey, email), kind, leaf };
+    let digits: string | undefined;
+    const peer = {
+      email,
+      name: leaf.name,
+      fingerprint: leaf.fingerprint,
+      // Only self-issued peers need it at once; CA-verified ones only when a UI asks.
+      get safetyNumber(): string {
+        digits ??= safetyNumber(leaf.publicKey, email);
+        return digits;
+      },
+      kind,
+      leaf,
+    };
     if (kind === 'self') {
       if (options.pins === undefined) return refuse('ERR_CERT_SELF_SIGNED', 'self-issued profiles are not accepted without a pin store');
       const pin = options.pins.observe(email, leaf.fingerprint, leaf.name, now);
       if (pin === 'changed') {
         return refuse('ERR_CERT_PIN_MISMATCH', `the key for ${email} changed (new safety number ${peer.safetyNumber}); refused until the user accepts it`);
       }
-      return { ok: true, peer: { ...peer, pin } };
+      return { ok: true, peer: Object.assign(peer, { pin }) };
     }
     const rev = await revocation(verified, staple, now);
     if (typeof rev !== 'string') return rev;
-    return { ok: true, peer: { ...peer, revocation: rev } };
+    return { ok: true, peer: Object.assign(peer, { revocation: rev }) };
   }
 
   return {
