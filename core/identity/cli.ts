@@ -132,8 +132,13 @@ async function createProfile(args: Record<string, unknown>, io: IdentityCliIo, k
     ...(typeof args['bits'] === 'number' ? { bits: args['bits'] } : {}),
     onProgress: progress(io),
   });
-  if (typeof args['ca'] === 'string') await registerWithCa(profile, args['ca'], io);
-  await saveProfile(path, profile, password, { onProgress: progress(io), ...(typeof args['iterations'] === 'number' ? { iterations: args['iterations'] } : {}) });
+  const saveOptions = { onProgress: progress(io), ...(typeof args['iterations'] === 'number' ? { iterations: args['iterations'] } : {}) };
+  if (typeof args['ca'] === 'string') {
+    // Keep the new key on disk before talking to the CA: a failed registration must not lose it.
+    await saveProfile(path, profile, password, saveOptions);
+    await registerWithCa(profile, args['ca'], io);
+  }
+  await saveProfile(path, profile, password, saveOptions);
   io.out(`profile written to ${path}`);
   describeProfile(profile, io);
 }
