@@ -229,6 +229,28 @@ describe('identity: certification authority over HTTP with real SMTP', function 
     expect((await errorOf(client.fetchStatus('00ff'))).code).to.equal('ERR_CA_UNKNOWN_SERIAL');
   });
 
+  it('answers malformed API input with a 4xx and a typed code, never a 5xx (fuzz)', async function () {
+    const base = client.baseUrl;
+    const samples: unknown[] = [null, 1, 'x', [], {}, { email: 5 }, { email: 'a@b.c', name: {} }, { email: 'a@b.c', name: 'A', publicKey: 7 }, { email: 'a@b.c', name: 'A', csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----' }, { email: 'a@b.c', name: 'A', website: 'javascript:alert(1)', publicKey: exportPublicKeyPem(alice.publicKey) }];
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 150; i++) {
+      const bytes = Buffer.from(Array.from({ length: rnd() % 80 }, () => rnd() % 256));
+      samples.push(i % 2 === 0 ? bytes.toString('latin1') : { email: bytes.toString('utf8'), name: bytes.toString('hex'), publicKey: bytes.toString('base64') });
+    }
+    for (const body of samples) {
+      const raw = typeof body === 'string' ? body : JSON.stringify(body);
+      const res = await fetch(`${base}/v1/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+      expect(res.status, raw.slice(0, 60)).to.be.within(400, 499);
+      const verify = await fetch(`${base}/v1/requests/${encodeURIComponent(raw.slice(0, 40))}/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+      expect(verify.status, raw.slice(0, 60)).to.be.within(400, 499);
+    }
+    for (const serial of ['zz', '', '0'.repeat(200), '%00', '../etc']) {
+      const res = await fetch(`${base}/v1/status/${encodeURIComponent(serial)}`);
+      expect(res.status).to.be.within(400, 499);
+    }
+  });
+
   it('reports an unreachable SMTP server as ERR_CA_MAIL_FAILED', async function () {
     const dead = createSmtpMailer({ host: '127.0.0.1', port: 1, from: 'ca@ca.test' });
     try {

@@ -125,6 +125,23 @@ describe('identity: profile file', function () {
     expect(await codeOf(openProfile(Buffer.concat([small, Buffer.from([0])]), 'pw'))).to.equal('ERR_PROFILE_MALFORMED');
   });
 
+  it('refuses malformed payloads inside a genuine container with a typed error', async function () {
+    const good = JSON.parse((await Profile.createSelfIssued({ subject: { name: 'A', email: 'a@example.org' }, keyPair: keys })).encodePayload().toString()) as Record<string, unknown>;
+    const variants: unknown[] = ['', 'null', '[]', '{"format":"other"}', { ...good, version: 2 }, { ...good, kind: 'root' }, { ...good, privateKey: 'junk' }, { ...good, certificates: [] }, { ...good, certificates: ['AAAA'] }, { ...good, settings: [] }, { ...good, pins: { pins: 3 } }];
+    const other = await generateRsaKeyPair({ bits: TEST_BITS });
+    variants.push({ ...good, privateKey: other.privateKey.export({ type: 'pkcs8', format: 'pem' }) });
+    for (const v of variants) {
+      const buf = Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+      let code: string | undefined;
+      try {
+        Profile.decodePayload(buf);
+      } catch (err) {
+        code = err instanceof IdentityError ? err.code : `untyped: ${(err as Error).message}`;
+      }
+      expect(code, JSON.stringify(v).slice(0, 60)).to.be.oneOf(['ERR_PROFILE_MALFORMED', 'ERR_PROFILE_UNSUPPORTED', 'ERR_CERT_MALFORMED', 'ERR_KEY_MISMATCH']);
+    }
+  });
+
   it('saves atomically: until the rename the old file is intact; no temp files remain', async function () {
     const profile = await Profile.createSelfIssued({ subject: { name: 'Alice', email: 'alice@example.org' }, keyPair: keys });
     const sub = mkdtempSync(join(dir, 'atomic-'));
