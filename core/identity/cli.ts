@@ -205,7 +205,13 @@ function profileCommands(y: Argv, io: IdentityCliIo): Argv {
 }
 
 function caCommands(y: Argv, io: IdentityCliIo): Argv {
-  const withDir = (b: Argv) => b.option('dir', { type: 'string', describe: 'CA folder (default: $BITCHAT_HOME/ca)' });
+  const withDir = (b: Argv) =>
+    b
+      .option('dir', { type: 'string', describe: 'CA folder (default: $BITCHAT_HOME/ca)' })
+      .option('passphrase-file', { type: 'string', describe: 'Passphrase of the CA key (first line); on init, encrypts the key' });
+  const passphrase = async (args: Record<string, unknown>): Promise<{ passphrase?: string }> =>
+    typeof args['passphrase-file'] === 'string' ? { passphrase: (await readFile(args['passphrase-file'], 'utf8')).split(/\r?\n/)[0] ?? '' } : {};
+  const openCa = async (args: Record<string, unknown>): Promise<CertificateAuthority> => CertificateAuthority.open(caDir(args as { dir?: string }), await passphrase(args));
   return y
     .command('init', 'Create a certification authority (key, root certificate, ca.json, database)', (b) =>
       withDir(b)
@@ -218,13 +224,13 @@ function caCommands(y: Argv, io: IdentityCliIo): Argv {
         .option('bits', { type: 'number' }), async (args) => {
       const config = defaultCaConfig(String(args.name), { host: String(args['smtp-host']), port: Number(args['smtp-port']), from: String(args.from) });
       config.listen = { host: String(args.host), port: Number(args.port) };
-      const ca = await CertificateAuthority.init(caDir(args), config, { ...(typeof args.bits === 'number' ? { bits: args.bits } : {}), onProgress: progress(io) });
+      const ca = await CertificateAuthority.init(caDir(args), config, { ...(typeof args.bits === 'number' ? { bits: args.bits } : {}), ...(await passphrase(args)), onProgress: progress(io) });
       io.out(`CA "${config.name}" created in ${ca.dir}`);
       io.out(`root key fingerprint: ${ca.root.fingerprint}`);
       ca.close();
     })
     .command('serve', 'Run the CA HTTP service', (b) => withDir(b), async (args) => {
-      const ca = await CertificateAuthority.open(caDir(args));
+      const ca = await openCa(args);
       const mailer = createSmtpMailer(ca.config.smtp);
       const app = createCaServer(ca, mailer);
       const url = await app.listen({ host: ca.config.listen.host, port: ca.config.listen.port });
@@ -250,7 +256,7 @@ function caCommands(y: Argv, io: IdentityCliIo): Argv {
         .option('out', { type: 'string' }), async (args) => {
       const { createPublicKey } = await import('node:crypto');
       const key = createPublicKey(await readFile(String(args['public-key']), 'utf8'));
-      const ca = await CertificateAuthority.open(caDir(args));
+      const ca = await openCa(args);
       try {
         const issued = ca.issue(key, subjectFrom(args as unknown as SubjectProfile));
         const pem = issued.chain.map((c) => certificateToPem(c)).join('');
@@ -262,7 +268,7 @@ function caCommands(y: Argv, io: IdentityCliIo): Argv {
       }
     })
     .command('revoke <serial>', 'Revoke a certificate', (b) => withDir(b).positional('serial', { type: 'string', demandOption: true }).option('reason', { type: 'string', default: 'unspecified' }), async (args) => {
-      const ca = await CertificateAuthority.open(caDir(args));
+      const ca = await openCa(args);
       try {
         if (!ca.revoke(String(args.serial), String(args.reason))) throw new IdentityError('ERR_CA_UNKNOWN_SERIAL', `no certificate with serial ${String(args.serial)}`);
         io.out(`revoked ${String(args.serial)}`);
@@ -271,7 +277,7 @@ function caCommands(y: Argv, io: IdentityCliIo): Argv {
       }
     })
     .command('list', 'List issued certificates and their revocation state', (b) => withDir(b), async (args) => {
-      const ca = await CertificateAuthority.open(caDir(args));
+      const ca = await openCa(args);
       try {
         for (const r of ca.list()) {
           const state = r.revoked_at === null ? 'valid  ' : `revoked (${r.revocation_reason ?? ''})`;

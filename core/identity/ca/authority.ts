@@ -95,7 +95,7 @@ export class CertificateAuthority {
   }
 
   /** Creates a CA folder: key (0600), root certificate, config, empty database. Refuses an existing one. */
-  static async init(dir: string, config: CaConfig, options: { bits?: number; keyPem?: string; onProgress?: ProgressHook } = {}): Promise<CertificateAuthority> {
+  static async init(dir: string, config: CaConfig, options: { bits?: number; keyPem?: string; passphrase?: string; onProgress?: ProgressHook } = {}): Promise<CertificateAuthority> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const exists = await stat(join(dir, CA_KEY_FILE)).then(() => true, () => false);
     if (exists) throw new IdentityError('ERR_PROFILE_EXISTS', `a CA already exists in ${dir}`);
@@ -103,18 +103,23 @@ export class CertificateAuthority {
       ? importRsaPrivateKeyPem(options.keyPem)
       : await generateRsaKeyPair({ ...(options.bits !== undefined ? { bits: options.bits } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     const root = createCaCertificate({ privateKey: keys.privateKey, name: config.name });
-    await writeFile(join(dir, CA_KEY_FILE), exportPrivateKeyPem(keys.privateKey), { mode: 0o600, flag: 'wx' });
+    // With a passphrase the key is PKCS#8 encrypted (PBES2, AES-256-CBC): a copied folder does not give away the CA.
+    const keyPem = options.passphrase !== undefined
+      ? (keys.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: options.passphrase }) as string)
+      : exportPrivateKeyPem(keys.privateKey);
+    await writeFile(join(dir, CA_KEY_FILE), keyPem, { mode: 0o600, flag: 'wx' });
     await writeFile(join(dir, CA_CERT_FILE), certificateToPem(root), { flag: 'wx' });
     await writeFile(join(dir, CA_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    return CertificateAuthority.open(dir);
+    return CertificateAuthority.open(dir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
   }
 
-  static async open(dir: string, options: { now?: () => number } = {}): Promise<CertificateAuthority> {
+  static async open(dir: string, options: { now?: () => number; passphrase?: string } = {}): Promise<CertificateAuthority> {
     const config = await readCaConfig(dir);
     const keyPem = await readFile(join(dir, CA_KEY_FILE), 'utf8');
     const rootDer = certificatesFromPem(await readFile(join(dir, CA_CERT_FILE), 'utf8'))[0];
     if (rootDer === undefined) throw new IdentityError('ERR_CA_NOT_INITIALISED', `no certificate in ${join(dir, CA_CERT_FILE)}`);
-    const { privateKey } = importRsaPrivateKeyPem(keyPem);
+    if (keyPem.includes('ENCRYPTED') && options.passphrase === undefined) throw new IdentityError('ERR_KEY_MALFORMED', 'the CA key is encrypted: give its passphrase (--passphrase-file)');
+    const { privateKey } = importRsaPrivateKeyPem(keyPem, options.passphrase);
     return new CertificateAuthority(dir, config, privateKey, rootDer, new CaStore(join(dir, CA_DB_FILE)), options.now ?? Date.now);
   }
 

@@ -74,16 +74,20 @@ describe('identity: CLI (profile and ca commands)', function () {
 
   it('ca init / issue / revoke / list', async function () {
     const dir = join(home, 'ca');
-    expect(await run('ca', 'init', '--dir', dir, '--name', 'CLI CA', '--smtp-host', '127.0.0.1', '--from', 'ca@ca.test', '--bits', '2048')).to.equal(0);
+    const pp = join(home, 'pw');
+    expect(await run('ca', 'init', '--dir', dir, '--name', 'CLI CA', '--smtp-host', '127.0.0.1', '--from', 'ca@ca.test', '--bits', '2048', '--passphrase-file', pp)).to.equal(0);
+    expect(readFileSync(join(dir, 'ca.key.pem'), 'utf8')).to.contain('ENCRYPTED PRIVATE KEY');
     expect(lines.join('\n')).to.contain('root key fingerprint');
     const key = join(home, 'ext.pem');
-    expect(await run('ca', 'issue', '--dir', dir, '--public-key', key, '--name', 'Bob', '--email', 'bob@example.org', '--out', join(home, 'bob.pem'))).to.equal(0);
+    expect(await run('ca', 'list', '--dir', dir)).to.equal(1);
+    expect(errors.join('\n')).to.contain('ERR_KEY_MALFORMED');
+    expect(await run('ca', 'issue', '--dir', dir, '--passphrase-file', pp, '--public-key', key, '--name', 'Bob', '--email', 'bob@example.org', '--out', join(home, 'bob.pem'))).to.equal(0);
     const chain = certificatesFromPem(readFileSync(join(home, 'bob.pem'), 'utf8'));
     expect(chain).to.have.length(2);
     const serial = parseCertificate(chain[0]!).serial;
-    expect(await run('ca', 'revoke', '--dir', dir, serial, '--reason', 'key-compromise')).to.equal(0);
-    expect(await run('ca', 'revoke', '--dir', dir, 'abcdef')).to.equal(1);
-    expect(await run('ca', 'list', '--dir', dir)).to.equal(0);
+    expect(await run('ca', 'revoke', '--dir', dir, '--passphrase-file', pp, serial, '--reason', 'key-compromise')).to.equal(0);
+    expect(await run('ca', 'revoke', '--dir', dir, '--passphrase-file', pp, 'abcdef')).to.equal(1);
+    expect(await run('ca', 'list', '--dir', dir, '--passphrase-file', pp)).to.equal(0);
     expect(lines.join('\n')).to.contain(serial).and.contain('revoked (key-compromise)');
   });
 });
