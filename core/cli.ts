@@ -4,6 +4,7 @@ import { loadConfig, type KernelConfig } from './config.js';
 import { BitChatError } from './errors.js';
 import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
+import { addIdentityCommands } from './identity/cli.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -75,6 +76,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
       throw new BitChatError('ERR_CLI_USAGE', message);
     });
 
+  addIdentityCommands(cli, io);
   await addPluginCommands(cli, argv);
   return cli;
 }

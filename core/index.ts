@@ -23,3 +23,4 @@ export {
 } from './secure-channel/index.js';
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';
+export * as identity from './identity/index.js';
