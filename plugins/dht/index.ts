@@ -2,9 +2,6 @@
  * The `dht` plugin: peer discovery on the BitTorrent mainline DHT, and the
  * DHT node itself as the `dht` service (the relay plugin announces on it).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { definePlugin, type JsonSchema } from '../../core/plugin.js';
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FAST_ANNOUNCE_INTERVAL_MS, PUBLIC_BOOTSTRAP } from './constants.js';
 import { DhtDiscovery } from './dht-discovery.js';
@@ -16,8 +13,6 @@ export { DhtError } from './errors.js';
 export { MemoryNodeStore, SqliteNodeStore, type RoutingTableStore, type SavedNode } from './node-store.js';
 
 const PLUGIN_NAME = 'dht';
-/** The plugin's own database file when the kernel offers none (see `openNodeStore`). */
-const NODE_DB_FILE = 'dht-nodes.sqlite';
 
 declare module '../../core/plugin.js' {
   interface ServiceMap {
@@ -75,16 +70,6 @@ export const optionsSchema: JsonSchema = {
   },
 };
 
-/** The kernel's database if it shares one as `database`, else the plugin's own file in `dataDir`. */
-function openNodeStore(shared: Database | undefined, dataDir: string): { store: RoutingTableStore; close(): void } {
-  if (shared) return { store: new SqliteNodeStore(shared), close: () => {} };
-  mkdirSync(dataDir, { recursive: true });
-  const db = new BetterSqlite3(join(dataDir, NODE_DB_FILE));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  return { store: new SqliteNodeStore(db), close: () => db.close() };
-}
-
 export default definePlugin<DhtPluginOptions>({
   name: PLUGIN_NAME,
   version: '0.1.0',
@@ -92,7 +77,7 @@ export default definePlugin<DhtPluginOptions>({
   optionsSchema,
   description: 'Peer discovery on the BitTorrent mainline DHT (BEP 5); shares the DHT node as the `dht` service',
   apply(api, options) {
-    let storage: { store: RoutingTableStore; close(): void } | null = null;
+    let store: RoutingTableStore | undefined;
     const log = api.logger;
     const service = new DhtDiscovery(
       {
@@ -104,7 +89,7 @@ export default definePlugin<DhtPluginOptions>({
         fastAnnounceIntervalMs: options.fastAnnounceIntervalSeconds * 1000,
         // The store is opened at start (no files touched in apply); the getter defers to it.
         get nodeStore() {
-          return storage?.store;
+          return store;
         },
       },
       {
@@ -117,7 +102,12 @@ export default definePlugin<DhtPluginOptions>({
     api.hooks.migrations.tap(PLUGIN_NAME, (registry) => registry.add(DHT_NODES_MIGRATION));
 
     api.hooks.start.tapPromise(PLUGIN_NAME, async () => {
-      if (options.persistRoutingTable) storage = openNodeStore(api.tryResolve<Database>('database'), api.dataDir);
+      if (options.persistRoutingTable) {
+        // The kernel opened its database and applied DHT_NODES_MIGRATION before start.
+        const storage = api.tryResolve('storage');
+        if (storage) store = new SqliteNodeStore(storage.db);
+        else log.warn('no storage service: the DHT routing table will not be kept');
+      }
       await service.start();
       const a = service.address();
       log.info({ port: a.port, restored: service.stats.nodesRestored }, 'DHT node listening');
@@ -125,8 +115,7 @@ export default definePlugin<DhtPluginOptions>({
 
     api.hooks.stop.tapPromise(PLUGIN_NAME, async () => {
       await service.stop();
-      storage?.close();
-      storage = null;
+      store = undefined;
     });
 
     api.hooks.announce.tapPromise(PLUGIN_NAME, async (request) => {

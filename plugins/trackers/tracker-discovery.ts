@@ -238,9 +238,15 @@ export class TrackerDiscovery {
   }
 
   /** Per-tracker view for diagnostics and tests. */
-  sessionsFor(networkId: NetworkId): Array<{ url: string; intervalMs: number | null; minIntervalMs: number; failures: number }> {
+  sessionsFor(networkId: NetworkId): Array<{ url: string; intervalMs: number | null; minIntervalMs: number; failures: number; nextDelayMs: number | null }> {
     const state = this.#networks.get(networkId.toString('hex'));
-    return (state?.sessions ?? []).map((s) => ({ url: s.url, intervalMs: s.trackerIntervalMs, minIntervalMs: s.minIntervalMs, failures: s.consecutiveFailures }));
+    return (state?.sessions ?? []).map((s) => ({
+      url: s.url,
+      intervalMs: s.trackerIntervalMs,
+      minIntervalMs: s.minIntervalMs,
+      failures: s.consecutiveFailures,
+      nextDelayMs: s.nextDelayMs,
+    }));
   }
 
   async #closeState(state: NetworkState): Promise<void> {

@@ -56,6 +56,8 @@ export class TrackerSession {
   /** Peers taken from the current response. */
   peersThisResponse = 0;
   fast = true;
+  /** The delay last scheduled (diagnostics, tests); null before any. */
+  nextDelayMs: number | null = null;
   #lastRequestAt = 0;
   #timer: NodeJS.Timeout | null = null;
   #guard: NodeJS.Timeout | null = null;
@@ -197,6 +199,7 @@ export class TrackerSession {
 
   #scheduleIn(ms: number): void {
     this.#clearTimer();
+    this.nextDelayMs = ms;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#send(this.#acked ? 'update' : 'started');
