@@ -27,6 +27,8 @@ declare module 'bittorrent-tracker' {
     announceUrl: string;
     setInterval(intervalMs?: number): void;
     destroyed: boolean;
+    /** HTTP trackers only: the request path (replaced by this project, see http-announce.ts). */
+    _request?: (requestUrl: string, params: Record<string, unknown>, cb: (err: Error | null, data?: Record<string, unknown>) => void) => void;
   }
 
   export interface TrackerUpdate {

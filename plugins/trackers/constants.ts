@@ -37,3 +37,7 @@ export const STOP_WAIT_MS = 1_000;
 export const REQUEST_GUARD_MS = 20_000;
 /** Network ID length. */
 export const NETWORK_ID_BYTES = 20;
+/** HTTP tracker request deadline (library: 15 s; spec §6.1: 30 s). */
+export const HTTP_TIMEOUT_MS = 15_000;
+/** Largest HTTP tracker response read; 50 peers take ~1 KB, so this is generous. */
+export const MAX_HTTP_RESPONSE_BYTES = 256 * 1024;

@@ -10,7 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, type TrackerUpdate } from 'bittorrent-tracker';
-import { NUMWANT, PEER_ID_PREFIX, REQUEST_GUARD_MS } from './constants.js';
+import { HTTP_TIMEOUT_MS, MAX_HTTP_RESPONSE_BYTES, NUMWANT, PEER_ID_PREFIX, REQUEST_GUARD_MS } from './constants.js';
+import { buildAnnounceUrl, decodeAnnounceResponse, httpGetBounded } from './http-announce.js';
 
 export type AnnounceEvent = 'started' | 'update' | 'stopped';
 
@@ -62,6 +63,9 @@ export class TrackerSession {
   #timer: NodeJS.Timeout | null = null;
   #guard: NodeJS.Timeout | null = null;
   #waiters: Array<() => void> = [];
+  /** HTTP requests in flight, aborted at close. */
+  readonly #inFlight = new Set<AbortController>();
+  #trackerId: Buffer | undefined;
   #awaiting = false;
   #closed = false;
   /** A "started" was sent (so "stopped" is owed at close). */
@@ -77,6 +81,10 @@ export class TrackerSession {
     const peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
     this.#client = new Client({ infoHash, peerId, announce: [url], port, wrtc: false, userAgent: USER_AGENT });
     for (const tracker of this.#client._trackers) {
+      if (/^https?:/.test(tracker.announceUrl)) {
+        // Our bounded HTTP path instead of the library's unbounded one (see http-announce.ts).
+        tracker._request = (requestUrl, params, cb) => this.#httpRequest(requestUrl, infoHash, peerId, port, params, cb);
+      }
       // Take the schedule over: the library calls this with the tracker's interval after each response.
       tracker.setInterval = (intervalMs?: number) => {
         if (typeof intervalMs === 'number' && Number.isFinite(intervalMs) && intervalMs > 0) {
@@ -132,6 +140,8 @@ export class TrackerSession {
     }
     this.#closed = true;
     this.#clearGuard();
+    for (const c of this.#inFlight) c.abort();
+    this.#inFlight.clear();
     this.#release();
     await new Promise<void>((resolve) => this.#client.destroy(() => resolve()));
   }
@@ -157,6 +167,58 @@ export class TrackerSession {
     this.#guard = setTimeout(() => this.#onWarning(new Error('tracker request guard timeout')), REQUEST_GUARD_MS);
     this.#guard.unref();
     return done;
+  }
+
+  #httpRequest(
+    requestUrl: string,
+    infoHash: Buffer,
+    peerId: Buffer,
+    port: number,
+    params: Record<string, unknown>,
+    cb: (err: Error | null, data?: Record<string, unknown>) => void,
+  ): void {
+    const event = typeof params.event === 'string' && ['started', 'stopped', 'completed'].includes(params.event) ? params.event : undefined;
+    const url = buildAnnounceUrl(requestUrl, {
+      info_hash: infoHash,
+      peer_id: peerId,
+      port,
+      uploaded: 0,
+      downloaded: 0,
+      left: 0,
+      numwant: NUMWANT,
+      compact: 1,
+      no_peer_id: 1,
+      event,
+      trackerid: this.#trackerId,
+    });
+    const controller = new AbortController();
+    this.#inFlight.add(controller);
+    httpGetBounded(url, { timeoutMs: HTTP_TIMEOUT_MS, maxBytes: MAX_HTTP_RESPONSE_BYTES, userAgent: USER_AGENT, signal: controller.signal })
+      .then((body) => {
+        if (this.#closed) return;
+        const r = decodeAnnounceResponse(body);
+        if (r.failure !== undefined) {
+          cb(new Error(`tracker refused: ${r.failure}`));
+          return;
+        }
+        if (r.trackerId) this.#trackerId = r.trackerId;
+        // The shape the library's _onAnnounceResponse reads (it emits 'update', then the peers).
+        cb(null, {
+          interval: r.interval,
+          'min interval': r.minInterval,
+          complete: r.complete,
+          incomplete: r.incomplete,
+          peers: r.peers,
+          peers6: r.peers6,
+          'external ip': r.externalIp,
+        });
+        // After the update: counted as malformed input, not as a failed request.
+        for (const problem of r.problems) this.#client.emit('warning', new Error(problem));
+      })
+      .catch((err: Error) => {
+        if (!this.#closed) cb(err);
+      })
+      .finally(() => this.#inFlight.delete(controller));
   }
 
   #onUpdate(data: TrackerUpdate): void {

@@ -124,10 +124,14 @@ export async function startOpentracker(): Promise<LocalTracker | null> {
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+  const allowed = new Set<string>();
   return {
     httpUrl: `${base}/announce`,
     udpUrl: `udp://${LOOPBACK}:${port}`,
     async allow(networkId) {
+      // Each reload swaps the whole list in; one per network keeps reloads rare.
+      if (allowed.has(networkId.toString('hex'))) return;
+      allowed.add(networkId.toString('hex'));
       await appendFile(join(dir, 'whitelist.txt'), networkId.toString('hex') + '\n');
       child.kill('SIGHUP');
       // Probe with a "stopped" event (adds no peer) until the hash is accepted.

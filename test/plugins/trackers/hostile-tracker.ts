@@ -9,7 +9,18 @@ import { createServer, type Server } from 'node:http';
 
 const LOOPBACK = '127.0.0.1';
 
-export type HttpMode = 'garbage' | 'bomb' | 'length-lie' | 'huge-peers' | 'odd-peers' | 'failure' | 'peers6' | 'not-a-dict';
+export type HttpMode =
+  | 'garbage'
+  | 'bomb'
+  | 'length-lie'
+  | 'huge-peers'
+  | 'odd-peers'
+  | 'failure'
+  | 'peers6'
+  | 'not-a-dict'
+  | 'dict-peers'
+  | 'oversized'
+  | 'oversized-chunked';
 export type UdpMode = 'garbage-announce' | 'huge-peers' | 'short' | 'wrong-transaction';
 
 /** `count` compact IPv4 peers on 127.0.0.x (allowed in tests, so only the cap can stop them). */
@@ -52,6 +63,20 @@ function httpBody(mode: HttpMode): Buffer {
       return Buffer.from('d14:failure reason9:go away!e');
     case 'not-a-dict':
       return Buffer.from('i42e');
+    case 'dict-peers':
+      // The non-compact form: a list of {ip, port} (plus entries that must be skipped).
+      return Buffer.from(
+        'd8:intervali1800e5:peersl' +
+          'd2:ip9:127.0.0.14:porti7101ee' +
+          'd2:ip11:2001:db8::54:porti7102ee' +
+          'd2:ip11:example.org4:porti7103ee' +
+          'd2:ip9:127.0.0.14:porti99999ee' +
+          'i5e' +
+          'ee',
+      );
+    case 'oversized':
+    case 'oversized-chunked':
+      return announceBody(compactPeers(200_000)); // 1.2 MB
     case 'peers6': {
       const v6 = Buffer.alloc(36);
       Buffer.from('20010db8000000000000000000000001', 'hex').copy(v6, 0);
@@ -66,18 +91,31 @@ function httpBody(mode: HttpMode): Buffer {
 export interface HostileTracker {
   url: string;
   requests: number;
+  /** Path and query of every HTTP request, and its headers (HTTP trackers only). */
+  seen: Array<{ url: string; headers: Record<string, string | string[] | undefined> }>;
   close(): Promise<void>;
 }
 
 export async function startHostileHttpTracker(mode: HttpMode): Promise<HostileTracker> {
   const server: Server = createServer((req, res) => {
     tracker.requests++;
-    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
-    res.end(httpBody(mode));
+    if (tracker.seen.length < 100) tracker.seen.push({ url: req.url ?? '', headers: req.headers });
+    const body = httpBody(mode);
+    if (mode === 'oversized-chunked') {
+      // No content-length: the client must stop reading by itself.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      for (let i = 0; i < body.length; i += 64 * 1024) res.write(body.subarray(i, i + 64 * 1024));
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close', 'content-length': body.length });
+    res.end(body);
   });
+  server.on('clientError', () => {});
   const tracker: HostileTracker = {
     url: '',
     requests: 0,
+    seen: [],
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -95,6 +133,7 @@ export async function startHostileUdpTracker(mode: UdpMode): Promise<HostileTrac
   const tracker: HostileTracker = {
     url: '',
     requests: 0,
+    seen: [],
     close: () => new Promise((resolve) => socket.close(() => resolve())),
   };
   socket.on('message', (msg, rinfo) => {
