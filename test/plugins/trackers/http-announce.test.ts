@@ -179,3 +179,36 @@ describe('plugins/trackers HTTP requests on the wire', () => {
     });
   }
 });
+
+describe('plugins/trackers docs/protocol/discovery.md test vectors', () => {
+  it('request URL', () => {
+    const url = buildAnnounceUrl('http://tracker.example/announce', {
+      info_hash: Buffer.from('000102030405060708090a0b0c0d0e0f10111213', 'hex'),
+      peer_id: Buffer.concat([Buffer.from('-BC0100-'), Buffer.alloc(12, 0xab)]),
+      port: 4001,
+      uploaded: 0,
+      downloaded: 0,
+      left: 0,
+      numwant: 50,
+      compact: 1,
+      no_peer_id: 1,
+      event: 'started',
+    });
+    expect(url).to.equal(
+      'http://tracker.example/announce?info_hash=%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13&peer_id=-BC0100-%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB&port=4001&uploaded=0&downloaded=0&left=0&numwant=50&compact=1&no_peer_id=1&event=started',
+    );
+  });
+
+  it('response', () => {
+    const r = decodeAnnounceResponse(
+      Buffer.from(
+        '64383a696e74657276616c69313830306531323a6d696e20696e74657276616c69363065353a706565727331323a010203041ae17f0000011f90363a70656572733631383a20010db80000000000000000000000011ae165',
+        'hex',
+      ),
+    );
+    expect(r.interval).to.equal(1800);
+    expect(r.minInterval).to.equal(60);
+    expect(r.peers.toString('hex')).to.equal('010203041ae17f0000011f90');
+    expect(r.peers6.toString('hex')).to.equal('20010db80000000000000000000000011ae1');
+  });
+});
