@@ -103,6 +103,10 @@ export class TrackerSession {
   /** Announce now (or, if `min interval` forbids it, when it allows); resolves on the answer or failure. */
   announce(event: AnnounceEvent): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    // One request at a time per tracker: a second caller waits for the answer in flight.
+    if (this.#awaiting) return new Promise<void>((resolve) => this.#waiters.push(resolve));
+    // Until a tracker has taken our "started", every announce is a "started".
+    if (event === 'update' && !this.#acked) return this.#send('started');
     const wait = this.#honouredWait();
     if (event === 'update' && wait > 0) {
       this.#scheduleIn(wait);

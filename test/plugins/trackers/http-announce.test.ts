@@ -156,6 +156,18 @@ describe('plugins/trackers HTTP requests on the wire', () => {
     expect(peerId.startsWith('-BC0100-')).to.equal(true);
   });
 
+  it('keeps sending "started" until a tracker has taken it, one request at a time', async () => {
+    const h = await hostile('failure');
+    const s = new TrackerDiscovery({ announce: [h.url], allowPrivateAddresses: true, retryBaseMs: 60_000 }, { onPeer: () => {} });
+    closers.push(() => s.stop());
+    await s.start();
+    const net = randomBytes(20);
+    await s.announce(net, 4404);
+    await Promise.all([s.lookup(net), s.lookup(net)]);
+    expect(h.seen.map((r) => new URL(r.url, 'http://x').searchParams.get('event'))).to.deep.equal(['started', 'started']);
+    expect(s.stats.announceErrors).to.equal(2);
+  });
+
   it('reports dictionary-form peers, skipping what is unusable', async () => {
     const h = await hostile('dict-peers');
     const found: PeerReport[] = [];
