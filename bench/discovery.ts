@@ -134,6 +134,36 @@ async function trackerRun(tracker: LocalTracker, url: string): Promise<Timing> {
   }
 }
 
+/**
+ * All PEERS come online at the same moment; time until every pair is covered
+ * (one of the two knows the other, which is enough to connect).
+ */
+async function meshRun(make: (onPeer: (self: number, port: number) => void) => Array<{ start(): Promise<void>; announce(n: NetworkId, p: number): Promise<void>; stop(): Promise<void> }>, net: NetworkId): Promise<number> {
+  const knows = Array.from({ length: PEERS }, () => new Set<number>());
+  let resolve!: (ms: number) => void;
+  const done = new Promise<number>((r) => (resolve = r));
+  const t0 = performance.now();
+  const covered = (): boolean => {
+    for (let i = 0; i < PEERS; i++) for (let j = i + 1; j < PEERS; j++) if (!knows[i]!.has(j) && !knows[j]!.has(i)) return false;
+    return true;
+  };
+  const nodes = make((self, port) => {
+    knows[self]!.add(port - FIRST_PORT);
+    if (covered()) resolve(performance.now() - t0);
+  });
+  const timer = setTimeout(() => resolve(Number.NaN), GIVE_UP_MS);
+  try {
+    await Promise.all(nodes.map(async (n, i) => {
+      await n.start();
+      await n.announce(net, FIRST_PORT + i);
+    }));
+    return await done;
+  } finally {
+    clearTimeout(timer);
+    for (const n of nodes) await n.stop();
+  }
+}
+
 async function withTestnet(run: (bootstrap: string[]) => Promise<Timing>): Promise<Timing> {
   const testnet = await startLocalDht(DHT_NODES);
   try {
@@ -160,7 +190,20 @@ export async function run(): Promise<BenchRow[]> {
     // A fresh testnet per run: stopped peers of earlier runs would linger in its tables as dead nodes.
     const ours = await repeat(() => withTestnet(dhtRun));
     const bare = await repeat(() => withTestnet(bareDhtRun));
+    const mesh: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      mesh.push(
+        await withTestnet(async (bootstrap) => ({
+          firstMs: 0,
+          allMs: await meshRun(
+            (onPeer) => Array.from({ length: PEERS }, (_, k) => new DhtDiscovery({ bootstrap, port: 0, host: '127.0.0.1', allowPrivateAddresses: true }, { onPeer: (_n, ep) => onPeer(k, ep.port) })),
+            randomBytes(20),
+          ),
+        })).then((t) => t.allMs),
+      );
+    }
     rows.push(
+      { name: `dht (${DHT_NODES} nodes): ${PEERS} online at once -> every pair known`, value: median(mesh), unit: 'ms' },
       { name: `dht (${DHT_NODES} nodes): online -> first peer`, value: ours.firstMs, unit: 'ms', reference: { name: 'bare bittorrent-dht', value: bare.firstMs }, target: '< 3000 ms' },
       { name: `dht (${DHT_NODES} nodes): online -> all ${PEERS - 1} peers`, value: ours.allMs, unit: 'ms', reference: { name: 'bare bittorrent-dht', value: bare.allMs } },
     );
@@ -170,7 +213,17 @@ export async function run(): Promise<BenchRow[]> {
   try {
     const udp = await repeat(() => trackerRun(bt, bt.udpUrl));
     const http = await repeat(() => trackerRun(bt, bt.httpUrl));
+    const mesh: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      mesh.push(
+        await meshRun(
+          (onPeer) => Array.from({ length: PEERS }, (_, k) => new TrackerDiscovery({ announce: [bt.udpUrl], allowPrivateAddresses: true }, { onPeer: (_n, ep) => onPeer(k, ep.port) })),
+          randomBytes(20),
+        ),
+      );
+    }
     rows.push(
+      { name: `tracker bittorrent-tracker UDP: ${PEERS} online at once -> every pair known`, value: median(mesh), unit: 'ms' },
       { name: 'tracker bittorrent-tracker UDP: online -> first peer', value: udp.firstMs, unit: 'ms', target: '< 1000 ms' },
       { name: `tracker bittorrent-tracker UDP: online -> all ${PEERS - 1} peers`, value: udp.allMs, unit: 'ms' },
       { name: 'tracker bittorrent-tracker HTTP: online -> first peer', value: http.firstMs, unit: 'ms', reference: { name: 'same tracker over UDP', value: udp.firstMs }, target: '< 1000 ms' },

@@ -25,3 +25,10 @@ export const MAX_SAVED_NODES = 300;
 export const NODE_SAVE_INTERVAL_MS = 10 * 60_000;
 /** Bytes in a network ID / info-hash. */
 export const NETWORK_ID_BYTES = 20;
+/**
+ * Extra early rounds after a network's first announce, while its mesh is
+ * incomplete. A round looks up before it announces, so peers that come online
+ * together all look up before any has announced and find nobody; without these
+ * they would wait a whole fast interval (120 s) to meet.
+ */
+export const SETTLE_DELAYS_MS = [2_000, 5_000, 15_000];

@@ -24,6 +24,7 @@ import {
   MIN_ANNOUNCE_INTERVAL_MS,
   NETWORK_ID_BYTES,
   NODE_SAVE_INTERVAL_MS,
+  SETTLE_DELAYS_MS,
 } from './constants.js';
 import { DhtError } from './errors.js';
 import type { RoutingTableStore, SavedNode } from './node-store.js';
@@ -41,6 +42,8 @@ export interface DhtDiscoveryOptions {
   announceIntervalMs?: number;
   /** Re-announce period while a chat's mesh is incomplete (see `setMeshIncomplete`). */
   fastAnnounceIntervalMs?: number;
+  /** Early re-announce delays after the first round while the mesh is incomplete. @default 2 s, 5 s, 15 s */
+  settleDelaysMs?: number[];
   /** Per-query timeout of the K-RPC layer (library default 2 s). */
   queryTimeoutMs?: number;
   /** Peers remembered per network for de-duplication (oldest forgotten first). */
@@ -87,6 +90,8 @@ interface NetworkEntry {
   /** 0 while only looked up (never announced). */
   port: number;
   fast: boolean;
+  /** Announce rounds done since the last `announce()` call. */
+  rounds: number;
   timer: NodeJS.Timeout | null;
   /** Reported peers, insertion-ordered so the oldest can be forgotten. */
   peers: Set<string>;
@@ -228,6 +233,7 @@ export class DhtDiscovery {
     if (!this.#dht) throw DhtError.notStarted();
     const entry = this.#entry(networkId, true);
     entry.port = port;
+    entry.rounds = 0;
     this.#clearTimer(entry);
     await this.#announceRound(entry);
   }
@@ -294,7 +300,7 @@ export class DhtDiscovery {
     let entry = this.#networks.get(key);
     if (!entry) {
       if (this.#networks.size >= MAX_NETWORKS) throw DhtError.tooManyNetworks(MAX_NETWORKS);
-      entry = { networkId: Buffer.from(networkId), port: 0, fast: forAnnounce, timer: null, peers: new Set(), perSource: new Map(), lookupsInFlight: 0 };
+      entry = { networkId: Buffer.from(networkId), port: 0, fast: forAnnounce, rounds: 0, timer: null, peers: new Set(), perSource: new Map(), lookupsInFlight: 0 };
       this.#networks.set(key, entry);
     }
     return entry;
@@ -309,8 +315,15 @@ export class DhtDiscovery {
     const dht = this.#dht;
     if (!dht) return;
     this.stats.announces++;
+    entry.rounds++;
     entry.perSource.clear();
-    // bittorrent-dht looks up before it announces, so a round also reports peers.
+    // Look up first, every round: bittorrent-dht's announce only looks up when it has no
+    // cached table for the hash (5 min), so a re-announce alone would never find newcomers.
+    // The lookup leaves that table behind, and the announce then goes to its closest nodes.
+    await new Promise<void>((resolve) => {
+      dht.lookup(entry.networkId, () => resolve());
+    });
+    if (this.#dht !== dht) return;
     await new Promise<void>((resolve) => {
       dht.announce(entry.networkId, entry.port, (err) => {
         if (err) {
@@ -326,7 +339,9 @@ export class DhtDiscovery {
 
   #schedule(entry: NetworkEntry): void {
     this.#clearTimer(entry);
-    const delay = entry.fast ? this.#fastIntervalMs : this.#announceIntervalMs;
+    const settle = this.#options.settleDelaysMs ?? SETTLE_DELAYS_MS;
+    const early = entry.fast ? settle[entry.rounds - 1] : undefined;
+    const delay = early !== undefined ? Math.min(early, this.#fastIntervalMs) : entry.fast ? this.#fastIntervalMs : this.#announceIntervalMs;
     entry.timer = setTimeout(() => {
       entry.timer = null;
       void this.#announceRound(entry);

@@ -143,6 +143,28 @@ describe('plugins/dht DhtDiscovery', function () {
     await waitFor(() => a.service.stats.announces >= settled + 2, 'fast again', 5_000);
   });
 
+  it('a re-announce round finds peers that arrived after the first one', async () => {
+    // bittorrent-dht's announce skips the lookup when it has a cached table: each round must look up itself.
+    const a = await node({ settleDelaysMs: [], fastAnnounceIntervalMs: 200 });
+    const b = await node();
+    const net = randomBytes(20);
+    await a.service.announce(net, 4001);
+    await b.service.announce(net, 4002);
+    await waitFor(() => a.found.some((f) => f.endpoint.port === 4002), 'a to meet b on its own re-announce', 5_000);
+    expect(a.service.stats.lookups).to.equal(0); // no explicit lookup was asked for
+  });
+
+  it('peers that come online together meet in the settle rounds', async () => {
+    const nodes = await Promise.all([1, 2, 3, 4].map(() => node({ settleDelaysMs: [150, 300], fastAnnounceIntervalMs: 60_000 })));
+    const net = randomBytes(20);
+    await Promise.all(nodes.map((n, i) => n.service.announce(net, 4100 + i)));
+    const pairsCovered = (): boolean =>
+      nodes.every((n, i) =>
+        nodes.every((m, j) => i === j || n.found.some((f) => f.endpoint.port === 4100 + j) || m.found.some((f) => f.endpoint.port === 4100 + i)),
+      );
+    await waitFor(pairsCovered, 'every pair to be known by one side', 5_000);
+  });
+
   it('withdraw stops the re-announce timer and the reports', async () => {
     const a = await node({ fastAnnounceIntervalMs: 100 });
     const net = randomBytes(20);
