@@ -54,6 +54,18 @@ describe('plugins/dht through the kernel', function () {
     expect(code).to.match(/^ERR_/);
   });
 
+  it('opens its socket at start, not at load, and closes it at stop', async () => {
+    const udp = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+    const before = udp();
+    const kernel = await createTestKernel(testConfig(tempDir(), { plugins: { dht: { host: '127.0.0.1', allowPrivateAddresses: true, bootstrap: [] } } }));
+    kernels.push(kernel);
+    expect(udp()).to.equal(before);
+    await kernel.start();
+    expect(udp()).to.equal(before + 1);
+    await kernel.stop();
+    await waitFor(() => udp() === before, 'the DHT socket to close', 2_000);
+  });
+
   it('announce hook -> peerDiscovered with source "dht"; the DHT is a service', async () => {
     const a = await node(tempDir(), { bootstrap: testnet.bootstrap });
     const b = await node(tempDir(), { bootstrap: testnet.bootstrap });
