@@ -32,3 +32,7 @@ export const NETWORK_ID_BYTES = 20;
  * they would wait a whole fast interval (120 s) to meet.
  */
 export const SETTLE_DELAYS_MS = [2_000, 5_000, 15_000];
+/** How long our node keeps peers others announced to it (BEP 5 suggests ~30 min; the library default is forever). */
+export const STORED_PEER_MAX_AGE_MS = 30 * 60_000;
+/** Peers our node stores for others, over all info-hashes. */
+export const MAX_STORED_PEERS = 10_000;

@@ -21,10 +21,12 @@ import {
   MAX_PEERS_PER_SOURCE,
   MAX_SOURCES_PER_ROUND,
   MAX_SAVED_NODES,
+  MAX_STORED_PEERS,
   MIN_ANNOUNCE_INTERVAL_MS,
   NETWORK_ID_BYTES,
   NODE_SAVE_INTERVAL_MS,
   SETTLE_DELAYS_MS,
+  STORED_PEER_MAX_AGE_MS,
 } from './constants.js';
 import { DhtError } from './errors.js';
 import type { RoutingTableStore, SavedNode } from './node-store.js';
@@ -177,6 +179,9 @@ export class DhtDiscovery {
     const dht = new DHT({
       // `false`, never undefined: an unset bootstrap makes the library call the public routers.
       bootstrap: bootstrap.length > 0 ? bootstrap : false,
+      // Announces others store on us expire, as BEP 5 intends (the library keeps them forever).
+      maxAge: STORED_PEER_MAX_AGE_MS,
+      maxPeers: MAX_STORED_PEERS,
       ...(this.#options.nodeId ? { nodeId: this.#options.nodeId } : {}),
       ...(this.#options.socket ? { socket: this.#options.socket } : {}),
       ...(this.#options.queryTimeoutMs ? { timeout: this.#options.queryTimeoutMs } : {}),

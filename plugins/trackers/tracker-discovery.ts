@@ -264,13 +264,9 @@ export class TrackerDiscovery {
       onRequest: () => {
         this.stats.announces++;
       },
-      onResponse: (update: TrackerUpdate, session) => {
+      onResponse: (update: TrackerUpdate) => {
+        // (HTTP answers without an interval never get here: decodeAnnounceResponse refuses them.)
         this.stats.responses++;
-        // BEP 3: every non-failure HTTP answer is a dict with an integer interval (UDP's is binary, always there).
-        if (/^https?:/.test(session.url) && typeof update.interval !== 'number') {
-          this.stats.malformedResponses++;
-          this.#callbacks.onWarning?.(`tracker ${session.url} sent a response without an interval`);
-        }
         this.#learnExternalAddress(update['external ip']);
       },
       onFailure: (err, session) => {
