@@ -77,6 +77,7 @@ export async function openRaw(port = 0, address = '127.0.0.1', reuseAddr = false
   const heard: RawSocket['heard'] = [];
   socket.on('message', (msg, rinfo) => heard.push({ msg, rinfo }));
   await new Promise<void>((resolve) => socket.bind(port, address, () => resolve()));
+  socket.setBroadcast(true);
   return {
     socket,
     heard,
