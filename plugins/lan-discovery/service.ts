@@ -407,10 +407,16 @@ export class LanDiscovery {
   }
 
   private sendQuery(hex: string, network: AnnouncedNetwork, now: number): void {
-    const packet = this.querier.createQuery(hex, network.key, now);
     this.stats.lookups += 1;
-    for (const target of this.ipv4Targets) this.send(this.sockets[4].sender, packet, this.options.port, target, 'query');
-    for (const target of this.ipv6Targets) this.send(this.sockets[6].sender, packet, this.options.port, target, 'query');
+    // A fresh challenge per destination: a responder that hears the round on several paths
+    // (IPv4 broadcast and IPv6 multicast) answers each, instead of taking the second copy
+    // for a replay, so the querier learns every address family of the peer.
+    for (const target of this.ipv4Targets) {
+      this.send(this.sockets[4].sender, this.querier.createQuery(hex, network.key, now), this.options.port, target, 'query');
+    }
+    for (const target of this.ipv6Targets) {
+      this.send(this.sockets[6].sender, this.querier.createQuery(hex, network.key, now), this.options.port, target, 'query');
+    }
   }
 
   private send(socket: Socket | undefined, packet: Buffer, port: number, host: string, kind: 'query' | 'answer'): void {
