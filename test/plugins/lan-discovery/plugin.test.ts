@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Kernel } from '../../../core/kernel.js';
 import { hasCode } from '../../../core/errors.js';
@@ -24,6 +26,15 @@ describe('lan-discovery plugin', () => {
     expect(validate({ broadcastAddresses: ['127.255.255.255'], ipv6: false })).to.equal(true);
     expect(lanDiscovery.name).to.equal('lan-discovery');
     expect(lanDiscovery.requires).to.deep.equal([]);
+  });
+
+  it('documents every option with its default in README.md', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../plugins/lan-discovery/README.md', import.meta.url)), 'utf8');
+    for (const [key, schema] of Object.entries(optionsSchema.properties as Record<string, { default: unknown }>)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+      expect(row, `README row for ${key}`).to.be.a('string');
+      expect(row).to.include(`\`${JSON.stringify(schema.default).replace(/^"|"$/g, '')}\``);
+    }
   });
 
   describe('loaded by the kernel as a built-in', () => {

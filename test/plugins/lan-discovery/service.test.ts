@@ -192,6 +192,21 @@ describe('LanDiscovery service on loopback', () => {
     expect(b.service.announced()).to.deep.equal([]);
   });
 
+  it('works over IPv6 on ::1 (unicast stands in for multicast, which loopback cannot carry)', async () => {
+    const net = networkIdOf('ipv6');
+    const v6 = { ipv4: false, ipv6: true, broadcastAddresses: [], ipv6Targets: ['::1'] };
+    const a = await node({ ...v6, bindAddress6: '::' });
+    // Bound to ::1, b's listener is the most specific socket on the port: unicast queries reach it.
+    const b = await node({ ...v6, bindAddress6: '::1' });
+    b.service.announce(net, 6501);
+    a.service.announce(net, 6502);
+    await waitFor(() => a.peers.length === 1, 'a to find b over IPv6');
+    expect(a.peers[0]!.endpoint).to.deep.equal({ host: '::1', port: 6501 });
+    expect(a.service.addresses().listener4).to.equal(undefined);
+    expect(a.service.addresses().sender6).to.be.a('number');
+    expect(b.service.stats.answersSent).to.be.greaterThan(0);
+  });
+
   it('counts malformed datagrams, survives a flood, and still works after', async () => {
     const net = networkIdOf('flood');
     const b = await node({ maxPacketsPerSecond: 500 });
