@@ -1,7 +1,12 @@
 /** Helpers for the LAN discovery tests: free ports, quiet loggers, bounded waiting. */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Endpoint, NetworkId } from '../../../core/types.js';
-import { LanDiscovery, type LanDiscoveryOptions, type LanLogger } from '../../../plugins/lan-discovery/index.js';
+import {
+  LanDiscovery,
+  type LanDiscoveryComponents,
+  type LanDiscoveryOptions,
+  type LanLogger,
+} from '../../../plugins/lan-discovery/index.js';
 
 /** A logger that keeps warnings so tests can check what was said. */
 export class RecordingLogger implements LanLogger {
@@ -53,13 +58,16 @@ export interface TestNode {
 }
 
 /** A LanDiscovery that records the peers it reports. Caller starts and stops it. */
-export function makeNode(options: Partial<LanDiscoveryOptions>, now?: () => number): TestNode {
+export function makeNode(
+  options: Partial<LanDiscoveryOptions>,
+  components: Partial<Pick<LanDiscoveryComponents, 'now' | 'networkInterfaces'>> = {},
+): TestNode {
   const logger = new RecordingLogger();
   const peers: TestNode['peers'] = [];
   const service = new LanDiscovery(options, {
     logger,
     onPeer: (networkId, endpoint) => peers.push({ networkId, endpoint }),
-    ...(now !== undefined ? { now } : {}),
+    ...components,
   });
   return { service, logger, peers };
 }

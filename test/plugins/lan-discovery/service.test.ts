@@ -30,8 +30,8 @@ describe('LanDiscovery service on loopback', () => {
     raws = [];
   });
 
-  async function node(extra: Parameters<typeof loopbackOptions>[1] = {}, now?: () => number): Promise<TestNode> {
-    const n = makeNode(loopbackOptions(port, extra), now);
+  async function node(extra: Parameters<typeof loopbackOptions>[1] = {}): Promise<TestNode> {
+    const n = makeNode(loopbackOptions(port, extra));
     nodes.push(n);
     await n.service.start();
     return n;
@@ -127,6 +127,37 @@ describe('LanDiscovery service on loopback', () => {
     await attacker.send(encodeResponse(deriveLanKey(net), { servicePort: 6666, challenge: randomBytes(32) }), rinfo.port);
     await waitFor(() => a.service.stats.badMacs >= 2 && a.service.stats.unexpectedResponses >= 1, 'forgeries to be counted');
     expect(a.peers).to.deep.equal([]);
+  });
+
+  it('fuzz: mutated responses to a live query never report a peer', async () => {
+    const net = networkIdOf('fuzz responses');
+    const sniffer = await raw(port, true, '0.0.0.0');
+    const a = await node({ queryValidityMs: 10_000, queryIntervalMinMs: 10_000, queryIntervalMaxMs: 10_000 });
+    a.service.announce(net, 5351);
+    await waitFor(() => sniffer.heard.length >= 1, 'a query');
+    const { msg, rinfo } = sniffer.heard[0]!;
+    const valid = encodeResponse(deriveLanKey(net), { servicePort: 5352, challenge: decodePacket(msg).challenge });
+    const attacker = await raw();
+    const cases = 1000;
+    for (let i = 0; i < cases; i += 1) {
+      const copy = Buffer.from(valid);
+      // Flip 1-4 bytes anywhere except that every 10th case also cuts or extends the datagram.
+      for (let f = 0; f <= i % 4; f += 1) copy[(i * 31 + f * 17) % copy.length]! ^= 1 + ((i + f) % 255);
+      const datagram = i % 10 === 0 ? copy.subarray(0, i % copy.length) : i % 10 === 5 ? Buffer.concat([copy, Buffer.from([i & 0xff])]) : copy;
+      await attacker.send(datagram, rinfo.port);
+      if (i % 100 === 99) {
+        const target = i + 1;
+        const s = a.service.stats;
+        await waitFor(() => s.badPackets + s.badMacs + s.unexpectedResponses + s.packetsDropped >= target, `fuzz batch ${target}`);
+      }
+    }
+    const s = a.service.stats;
+    expect(s.badPackets + s.badMacs + s.unexpectedResponses + s.packetsDropped).to.equal(cases);
+    expect(s.badMacs).to.be.greaterThan(0);
+    expect(a.peers).to.deep.equal([]);
+    // The authentic response still works afterwards.
+    await attacker.send(valid, rinfo.port);
+    await waitFor(() => a.peers.length === 1, 'the authentic response to be accepted');
   });
 
   it('accepts an authentic response once and counts its replay', async () => {
@@ -258,14 +289,12 @@ describe('LanDiscovery service on loopback', () => {
     };
     const options = loopbackOptions(port, { broadcastAddresses: [], interfaceCheckIntervalMs: 50, queryIntervalMaxMs: 60_000 });
     const make = (): TestNode => {
-      const n = makeNode(options);
+      const n = makeNode(options, { networkInterfaces: () => interfaces });
       nodes.push(n);
       return n;
     };
     const a = make();
     const b = make();
-    // Both use the fake list through the components hook.
-    for (const n of [a, b]) (n.service as unknown as { readInterfaces: () => typeof interfaces }).readInterfaces = () => interfaces;
     await a.service.start();
     await b.service.start();
     expect(a.service.targets().ipv4).to.deep.equal(['127.255.255.255']);
@@ -323,8 +352,7 @@ describe('LanDiscovery service on loopback', () => {
     const net = networkIdOf('lifecycle');
     await sleep(20); // sockets closed by the previous test release their handles a tick later
     const before = resources();
-    const a = makeNode(loopbackOptions(port, { interfaceCheckIntervalMs: 20, broadcastAddresses: [] }));
-    (a.service as unknown as { readInterfaces: () => object }).readInterfaces = () => ({});
+    const a = makeNode(loopbackOptions(port, { interfaceCheckIntervalMs: 20, broadcastAddresses: [] }), { networkInterfaces: () => ({}) });
     a.service.announce(net, 6401);
     for (let round = 0; round < 2; round += 1) {
       await a.service.start();
