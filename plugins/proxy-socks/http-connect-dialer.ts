@@ -15,10 +15,11 @@ import type { ProxyServerConfig } from './options.js';
 function statusToError(response: ConnectResponse, label: string, offeredCredentials: boolean): ProxyError {
   const { status } = response;
   const details = { httpStatus: status };
-  if (status === 407) {
+  // 407 is the standard answer; tinyproxy 1.11 answers wrong credentials with 401.
+  if (status === 407 || status === 401) {
     return offeredCredentials
-      ? new ProxyError(PROXY_ERROR_CODES.AUTH_FAILED, `${label}: proxy rejected the username or password (HTTP 407)`, details)
-      : new ProxyError(PROXY_ERROR_CODES.AUTH_REQUIRED, `${label}: proxy requires authentication (HTTP 407)`, details);
+      ? new ProxyError(PROXY_ERROR_CODES.AUTH_FAILED, `${label}: proxy rejected the username or password (HTTP ${status})`, details)
+      : new ProxyError(PROXY_ERROR_CODES.AUTH_REQUIRED, `${label}: proxy requires authentication (HTTP ${status})`, details);
   }
   if (status === 403 || status === 405) {
     return new ProxyError(PROXY_ERROR_CODES.FORBIDDEN, `${label}: proxy forbids this destination (HTTP ${status})`, details);
