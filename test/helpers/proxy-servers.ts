@@ -59,9 +59,9 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -88,7 +88,7 @@ interface ManagedProcess {
 }
 
 /** Spawns `command` in its own process group; resolves once `port` accepts TCP. */
-async function startManaged(command: string, args: string[], port: number, workDir: string): Promise<ManagedProcess> {
+async function startManaged(command: string, args: string[], host: string, port: number, workDir: string): Promise<ManagedProcess> {
   let output = '';
   const child = spawn(command, args, { cwd: workDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const append = (chunk: Buffer): void => {
@@ -136,7 +136,7 @@ async function startManaged(command: string, args: string[], port: number, workD
       await stop();
       throw new Error(`${command} exited before listening:\n${output}`);
     }
-    if (await canConnect(port)) break;
+    if (await canConnect(host, port)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${command} did not listen on ${port} within ${READY_TIMEOUT_MS} ms:\n${output}`);
@@ -209,7 +209,7 @@ export async function startDante(options: DanteOptions = {}): Promise<RunningPro
   writeFileSync(configPath, lines.join('\n'));
   let managed: ManagedProcess;
   try {
-    managed = await startManaged(DANTED_PATH, ['-f', configPath, '-p', join(dir, 'danted.pid'), '-N', '1'], port, dir);
+    managed = await startManaged(DANTED_PATH, ['-f', configPath, '-p', join(dir, 'danted.pid'), '-N', '1'], listenHost, port, dir);
   } catch (err) {
     if (options.auth) removeDanteUser();
     throw err;
@@ -255,7 +255,7 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ru
   ];
   const configPath = join(dir, 'tinyproxy.conf');
   writeFileSync(configPath, lines.join('\n'));
-  const managed = await startManaged(TINYPROXY_PATH, ['-d', '-c', configPath], port, dir);
+  const managed = await startManaged(TINYPROXY_PATH, ['-d', '-c', configPath], '127.0.0.1', port, dir);
   return {
     type: 'http',
     host: '127.0.0.1',
