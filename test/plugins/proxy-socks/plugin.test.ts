@@ -146,6 +146,8 @@ describe('proxy-socks plugin in a kernel', function () {
           expect(((err as PluginError).cause as BitChatError).code).to.equal(PROXY_ERROR_CODES.UNREACHABLE);
         }
         expect(direct.calls).to.equal(0);
+        const service = kernel.resolve<ProxyService>('proxy');
+        await expectFetchCode(service.fetch(`http://localhost:${web.port}/`, { timeoutMs: 5000 }), PROXY_ERROR_CODES.UNREACHABLE);
       });
 
       it('offers fetch and an http.Agent that go through the proxy', async () => {
