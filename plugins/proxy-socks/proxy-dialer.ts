@@ -43,9 +43,9 @@ export interface ProxyDialerStats {
 }
 
 // A lookup that always fails: in Tor mode nothing may resolve a name locally.
-const refuseLookup: LookupFunction = (hostname, _options, callback) => {
-  callback(new ProxyError(PROXY_ERROR_CODES.POLICY, `local DNS lookup of a name refused in Tor mode`) as unknown as NodeJS.ErrnoException, '', 0);
-  void hostname;
+const refuseLookup: LookupFunction = (_hostname, _options, callback) => {
+  const refusal = new ProxyError(PROXY_ERROR_CODES.POLICY, 'local DNS lookup refused in Tor mode');
+  callback(refusal as unknown as NodeJS.ErrnoException, '', 0);
 };
 
 export class ProxyDialer {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { PROXY_ERROR_CODES, ProxyError } from '../../../plugins/proxy-socks/errors.js';
 import { assertAllowed, createNetworkPolicy, isAllowed, OPEN_NETWORK_POLICY } from '../../../plugins/proxy-socks/network-policy.js';
 import { describeProxy, normalizeOptions } from '../../../plugins/proxy-socks/options.js';
+import { ProxyDialer } from '../../../plugins/proxy-socks/proxy-dialer.js';
 
 describe('proxy-socks options', () => {
   it('defaults to SOCKS5 on 127.0.0.1:1080, Tor to :9050, HTTP to :8080', () => {
@@ -58,5 +59,18 @@ describe('network policy', () => {
     expect(isAllowed(undefined, 'udp')).to.equal(true);
     expect(() => assertAllowed(undefined, 'dns', 'x')).to.not.throw();
     expect(Object.values(OPEN_NETWORK_POLICY).filter((v) => v === false)).to.have.length(0);
+  });
+});
+
+describe('Tor-mode dialer backstop', () => {
+  it('refuses to resolve a proxy host name even if options checks were bypassed', async () => {
+    const dialer = new ProxyDialer({ proxy: { type: 'socks5', host: 'localhost', port: 9 }, tor: true, connectTimeoutMs: 2000 });
+    let caught: unknown;
+    try {
+      await dialer.connect({ host: 'example.org', port: 80 });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as ProxyError).code).to.equal(PROXY_ERROR_CODES.POLICY);
   });
 });
