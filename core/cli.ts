@@ -1,0 +1,154 @@
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadConfig, type KernelConfig } from './config.js';
+import { BitChatError } from './errors.js';
+import { Kernel, type PluginStatus } from './kernel.js';
+import { createLogger } from './logger.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+interface GlobalArgs {
+  config?: string;
+  logLevel?: string;
+}
+
+/** Output sinks, replaceable in tests. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const STDIO: CliIo = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+function readConfig(args: GlobalArgs): KernelConfig {
+  const config = loadConfig(args.config !== undefined ? { configPath: args.config } : {});
+  return args.logLevel ? { ...config, logLevel: args.logLevel } : config;
+}
+
+/** Builds the yargs program; plugins found through the config add their commands. */
+export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv> {
+  const cli = yargs(argv)
+    .scriptName('bitchat')
+    .usage('$0 <command> [options]\n\nA peer-to-peer, end-to-end encrypted chat host.')
+    .option('config', { type: 'string', describe: 'Config file (default: $BITCHAT_HOME/config.json or ~/.bitchat/config.json)' })
+    .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Log level (logs go to stderr)' })
+    .command(
+      'start',
+      'Run a node with the plugins in the config',
+      () => {},
+      async (args) => runNode(readConfig(args as GlobalArgs), io),
+    )
+    .command(
+      'plugins',
+      'List the plugins the config names: loaded or not, why, and what they tap',
+      () => {},
+      async (args) => {
+        const kernel = await Kernel.create({ config: { ...readConfig(args as GlobalArgs), logLevel: 'silent' }, tolerant: true });
+        printPluginTable(kernel.pluginStatus(), io);
+      },
+    )
+    .command('config <action>', 'Work with the config file', (config) =>
+      config.command(
+        'check',
+        'Validate the config file and every plugin\'s options',
+        () => {},
+        async (args) => {
+          const config = readConfig(args as GlobalArgs);
+          const kernel = await Kernel.create({ config: { ...config, logLevel: 'silent' } });
+          const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').length;
+          io.out(`ok: ${config.source ?? 'embedded default config'} (${loaded} plugin${loaded === 1 ? '' : 's'})`);
+        },
+      ).demandCommand(1, 'Name an action: check'),
+    )
+    .demandCommand(1, 'Name a command (see --help)')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('help', 'h')
+    .version()
+    .fail((message, err, instance) => {
+      if (err) throw err;
+      io.err(instance.help() as unknown as string);
+      throw new BitChatError('ERR_CLI_USAGE', message);
+    });
+
+  await addPluginCommands(cli, argv);
+  return cli;
+}
+
+/**
+ * Plugins tap `hooks.cliCommands` to add sub-commands; for those to show in
+ * `--help` the config's plugins are applied (not started) first. A broken
+ * config is reported by the command that needs it, not here.
+ */
+async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
+  const pre = yargs(argv).help(false).version(false).parseSync() as GlobalArgs & { 'log-level'?: string };
+  let kernel: Kernel;
+  try {
+    const config = readConfig({ ...(pre.config !== undefined ? { config: String(pre.config) } : {}) });
+    kernel = await Kernel.create({ config: { ...config, logLevel: 'silent' }, tolerant: true, logger: createLogger('silent') });
+  } catch {
+    return;
+  }
+  kernel.hooks.cliCommands.call(cli);
+}
+
+async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
+  const kernel = await Kernel.create({ config });
+  await kernel.start();
+  // Listen for Ctrl-C before saying it works.
+  const stopped = new Promise<void>((resolve) => {
+    // A node with no open socket would otherwise let the process exit at once.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const stop = (): void => {
+      clearInterval(keepAlive);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').map((p) => p.name);
+  io.out(`bitchat node running`);
+  io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);
+  io.out(`  data:    ${config.dataDir}`);
+  io.out(`  plugins: ${loaded.length ? loaded.join(', ') : 'none'}`);
+  io.out('Press Ctrl-C to stop.');
+  await stopped;
+  io.out('stopping...');
+  await kernel.stop();
+}
+
+export function printPluginTable(statuses: readonly PluginStatus[], io: CliIo): void {
+  if (statuses.length === 0) {
+    io.out('No plugins in the config.');
+    return;
+  }
+  for (const status of statuses) {
+    const version = status.version ? `@${status.version}` : '';
+    io.out(`${status.state.padEnd(8)} ${status.name}${version}  (${status.origin}: ${status.spec})`);
+    if (status.description) io.out(`         ${status.description}`);
+    if (status.taps.length) io.out(`         taps: ${status.taps.join(', ')}`);
+    if (status.reason) io.out(`         ${status.code ? status.code + ': ' : ''}${status.reason}`);
+  }
+}
+
+/** Entry point of the `bitchat` executable. Returns the exit code. */
+export async function main(argv: string[] = hideBin(process.argv), io: CliIo = STDIO): Promise<number> {
+  try {
+    const cli = await buildCli(argv, io);
+    await cli.parseAsync();
+    return 0;
+  } catch (err) {
+    if (err instanceof BitChatError) {
+      io.err(`bitchat: ${err.message}${err.code === 'ERR_CLI_USAGE' ? '' : ` [${err.code}]`}`);
+      return err.code === 'ERR_CLI_USAGE' ? 2 : 1;
+    }
+    io.err(`bitchat: unexpected error: ${(err as Error)?.stack ?? err}`);
+    return 1;
+  }
+}
