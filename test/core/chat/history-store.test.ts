@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
+import { CHAT_MIGRATIONS } from '../../../core/chat/history-migrations.js';
 import { ERR_CHAT_STORE_CORRUPT } from '../../../core/chat/errors.js';
 import { compareHlc, type Hlc } from '../../../core/chat/hlc.js';
 import { HistoryStore, type StoredMessage } from '../../../core/chat/history-store.js';
@@ -35,17 +35,14 @@ describe('chat/history-store (real SQLite file, WAL)', () => {
     const id = randomBytes(16);
     store.addMember(chatId, 'bob@example.com');
     store.addMessage({ chatId, id, sender: 'bob@example.com', outgoing: false, hlc: { wallMs: 5, counter: 0 }, content: 'persisted' });
-    env.db.close();
-    const db2 = new Database(env.path);
-    try {
-      const s2 = new HistoryStore(db2, KEY);
-      const chat = s2.chatByNetworkId(NET_A)!;
-      expect(chat.name).to.equal('test group');
-      expect(s2.members(chat.chatId)).to.deep.equal(['bob@example.com']);
-      expect(s2.message(chat.chatId, id)!.text).to.equal('persisted');
-    } finally {
-      db2.close();
-    }
+    env.storage.close();
+    env.storage.open();
+    env.storage.migrate(CHAT_MIGRATIONS); // already applied: a no-op
+    const s2 = new HistoryStore(env.storage.db, KEY);
+    const chat = s2.chatByNetworkId(NET_A)!;
+    expect(chat.name).to.equal('test group');
+    expect(s2.members(chat.chatId)).to.deep.equal(['bob@example.com']);
+    expect(s2.message(chat.chatId, id)!.text).to.equal('persisted');
   });
 
   it('stores a message ID once per chat: a duplicate is reported, not stored', () => {
