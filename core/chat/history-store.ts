@@ -162,6 +162,9 @@ export class HistoryStore {
   private readonly key: Buffer;
   private readonly now: () => number;
   private readonly st: Record<string, Statement>;
+  private readonly insertTx: (m: NewMessage, type: number, body: Buffer, recipients: string[]) => { inserted: boolean; seq: number };
+  /** chatId -> network ID (the AAD of every body); a chat's network ID never changes. */
+  private readonly networkIds = new Map<number, Buffer>();
 
   /**
    * @param db an open database on which CHAT_MIGRATIONS have been applied
@@ -219,6 +222,19 @@ export class HistoryStore {
         'INSERT INTO peer_image (identity, image_date, image) VALUES (?, ?, ?) ON CONFLICT (identity) DO UPDATE SET image_date = excluded.image_date, image = excluded.image WHERE excluded.image_date > peer_image.image_date',
       ),
     };
+    // Built once: better-sqlite3 wraps the function per call otherwise.
+    this.insertTx = db.transaction((m: NewMessage, type: number, body: Buffer, recipients: string[]) => {
+      const res = this.st.insertMessage!.run(m.chatId, m.id, type, m.outgoing ? 1 : 0, m.hlc.wallMs, m.hlc.counter, m.receivedAt ?? this.now(), body);
+      if (res.changes === 0) {
+        this.stats.duplicates++;
+        const existing = this.st.seqById!.get(m.chatId, m.id) as { seq: number };
+        return { inserted: false, seq: existing.seq };
+      }
+      const seq = Number(res.lastInsertRowid);
+      for (const r of recipients) this.st.insertDelivery!.run(seq, r);
+      this.stats.inserted++;
+      return { inserted: true, seq };
+    });
   }
 
   // ---- chats and members ----
@@ -254,6 +270,7 @@ export class HistoryStore {
 
   /** Deletes the chat with its members, messages and delivery rows. */
   deleteChat(chatId: number): void {
+    this.networkIds.delete(chatId);
     this.st.deleteChat!.run(chatId);
   }
 
@@ -293,24 +310,12 @@ export class HistoryStore {
     if (recipients.length > MAX_RECIPIENTS) throw new ChatError(ERR_CHAT_BAD_INPUT, `at most ${MAX_RECIPIENTS} recipients`);
     const sender = Buffer.from(m.sender, 'utf8');
     if (sender.length === 0 || sender.length > MAX_SENDER_BYTES) throw new ChatError(ERR_CHAT_BAD_INPUT, 'sender must be 1..255 bytes');
-    const chat = this.chat(m.chatId);
-    if (!chat) throw new ChatError(ERR_CHAT_UNKNOWN_CHAT, `no chat ${m.chatId}`);
+    const networkId = this.networkIdOf(m.chatId);
     const type = m.type ?? MSG_TEXT;
     const content = typeof m.content === 'string' ? Buffer.from(m.content, 'utf8') : m.content;
     const plain = Buffer.concat([Buffer.from([sender.length]), sender, content]);
-    const body = sealBody(this.key, chat.networkId, m.id, type, plain);
-    return this.db.transaction(() => {
-      const res = this.st.insertMessage!.run(m.chatId, m.id, type, m.outgoing ? 1 : 0, m.hlc.wallMs, m.hlc.counter, m.receivedAt ?? this.now(), body);
-      if (res.changes === 0) {
-        this.stats.duplicates++;
-        const existing = this.st.seqById!.get(m.chatId, m.id) as { seq: number };
-        return { inserted: false, seq: existing.seq };
-      }
-      const seq = Number(res.lastInsertRowid);
-      for (const r of recipients) this.st.insertDelivery!.run(seq, r);
-      this.stats.inserted++;
-      return { inserted: true, seq };
-    })();
+    const body = sealBody(this.key, networkId, m.id, type, plain);
+    return this.insertTx(m, type, body, recipients);
   }
 
   message(chatId: number, id: Buffer): StoredMessage | undefined {
@@ -474,6 +479,17 @@ export class HistoryStore {
   }
 
   // ---- internals ----
+
+  private networkIdOf(chatId: number): Buffer {
+    let id = this.networkIds.get(chatId);
+    if (!id) {
+      const chat = this.chat(chatId);
+      if (!chat) throw new ChatError(ERR_CHAT_UNKNOWN_CHAT, `no chat ${chatId}`);
+      id = chat.networkId;
+      this.networkIds.set(chatId, id);
+    }
+    return id;
+  }
 
   private decrypt(r: MessageRow): StoredMessage {
     let plain: Buffer;

@@ -98,8 +98,8 @@ export function writeIpep(w: ByteWriter, ep: Endpoint): void {
 export function readIpep(r: ByteReader): Endpoint {
   const family = r.u8('IPEP family');
   if (family === IPEP_FAMILY_V4) {
-    const a = r.bytes(4, 'IPv4 address');
-    return { host: `${a[0]}.${a[1]}.${a[2]}.${a[3]}`, port: r.u16('port') };
+    const host = `${r.u8('IPv4 address')}.${r.u8('IPv4 address')}.${r.u8('IPv4 address')}.${r.u8('IPv4 address')}`;
+    return { host, port: r.u16('port') };
   }
   if (family === IPEP_FAMILY_V6) {
     const a = r.bytes(16, 'IPv6 address');
