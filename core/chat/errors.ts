@@ -27,3 +27,7 @@ export const ERR_CHAT_STORE_CORRUPT = 'ERR_CHAT_STORE_CORRUPT';
 export const ERR_CHAT_NOT_MEMBER = 'ERR_CHAT_NOT_MEMBER';
 /** The chat is unknown to this node. */
 export const ERR_CHAT_UNKNOWN_CHAT = 'ERR_CHAT_UNKNOWN_CHAT';
+/** A known peer showed up with another certificate while a session with the first is open. */
+export const ERR_CHAT_KEY_MISMATCH = 'ERR_CHAT_KEY_MISMATCH';
+/** A peer broke the message protocol (malformed message); its session is closed. */
+export const ERR_CHAT_PROTOCOL = 'ERR_CHAT_PROTOCOL';

@@ -19,7 +19,7 @@
  * | 7    | HistoryRequest    | u32 requestId ‖ u8 mode ‖ mode 0: HLC since ‖ u16 limit             |
  * |      |                   |                            mode 1: u16 count ‖ count × ID           |
  * | 8    | HistoryInventory  | u32 requestId ‖ u8 flags (bit 0 = more) ‖ u16 count ‖ count × (ID ‖ HLC) |
- * | 9    | HistoryMessages   | u32 requestId ‖ u16 count ‖ count × (ID ‖ HLC ‖ IDENT sender ‖ u16 len ‖ text) |
+ * | 9    | HistoryMessages   | u32 requestId ‖ u8 flags (bit 0 = more) ‖ u16 count ‖ count × (ID ‖ HLC ‖ IDENT sender ‖ u16 len ‖ text) |
  * | 10+  | plugin types      | opaque to core (file-share registers 10–15 as in spec §4.4)         |
  *
  * PeerInfo = IDENT ‖ u8 epCount (0..16) ‖ epCount × IPEP (spec §0.1).
@@ -68,7 +68,7 @@ export const MAX_TEXT_BYTES = MAX_MESSAGE_SIZE - TEXT_HEADER_BYTES;
 const PEER_EXCHANGE_HEADER_BYTES = 1 + 4 + 2 + 2 + 2;
 const HISTORY_MODE_INVENTORY = 0;
 const HISTORY_MODE_FETCH = 1;
-const INVENTORY_FLAG_MORE = 0x01;
+const MORE_FLAG = 0x01;
 
 export interface PeerInfo {
   /** Lower-case e-mail or certificate fingerprint. */
@@ -96,7 +96,8 @@ export type ChatMessage =
   | { kind: 'history-request'; requestId: number; mode: 'inventory'; since: Hlc; limit: number }
   | { kind: 'history-request'; requestId: number; mode: 'fetch'; ids: Buffer[] }
   | { kind: 'history-inventory'; requestId: number; more: boolean; entries: Array<{ id: Buffer; hlc: Hlc }> }
-  | { kind: 'history-messages'; requestId: number; messages: HistoryRecord[] }
+  /** `more`: further HistoryMessages answer the same request. */
+  | { kind: 'history-messages'; requestId: number; more: boolean; messages: HistoryRecord[] }
   /** A type a plugin registered; core hands the payload over undecoded. */
   | { kind: 'plugin'; type: number; name: string; owner: string; payload: Buffer }
   /** Nobody registered this type: ignore it (spec §4.4). */
@@ -216,12 +217,12 @@ export function encodeMessage(msg: ChatMessage): Buffer {
       return w.finish();
     case 'history-inventory':
       checkCount(msg.entries.length, MAX_INVENTORY_ENTRIES, 'history inventory entries');
-      w.u8(MSG_HISTORY_INVENTORY).u32(msg.requestId >>> 0).u8(msg.more ? INVENTORY_FLAG_MORE : 0).u16(msg.entries.length);
+      w.u8(MSG_HISTORY_INVENTORY).u32(msg.requestId >>> 0).u8(msg.more ? MORE_FLAG : 0).u16(msg.entries.length);
       for (const e of msg.entries) { checkId(e.id); w.bytes(e.id); writeHlc(w, e.hlc); }
       return w.finish();
     case 'history-messages':
       checkCount(msg.messages.length, MAX_HISTORY_MESSAGES, 'history messages');
-      w.u8(MSG_HISTORY_MESSAGES).u32(msg.requestId >>> 0).u16(msg.messages.length);
+      w.u8(MSG_HISTORY_MESSAGES).u32(msg.requestId >>> 0).u8(msg.more ? MORE_FLAG : 0).u16(msg.messages.length);
       for (const m of msg.messages) {
         checkId(m.id);
         w.bytes(m.id);
@@ -311,16 +312,18 @@ export function decodeMessage(buf: Buffer, registry?: ChatMessageTypes): ChatMes
     case MSG_HISTORY_INVENTORY: {
       const requestId = r.u32('request ID');
       const flags = r.u8('flags');
-      if ((flags & ~INVENTORY_FLAG_MORE) !== 0) throw bad(`unknown inventory flags ${flags}`);
+      if ((flags & ~MORE_FLAG) !== 0) throw bad(`unknown inventory flags ${flags}`);
       const count = r.u16('entry count');
       if (count > MAX_INVENTORY_ENTRIES) throw bad(`inventory count ${count} exceeds ${MAX_INVENTORY_ENTRIES}`);
       const entries: Array<{ id: Buffer; hlc: Hlc }> = [];
       for (let i = 0; i < count; i++) entries.push({ id: r.bytes(MESSAGE_ID_BYTES, 'message ID'), hlc: readHlc(r) });
-      msg = { kind: 'history-inventory', requestId, more: (flags & INVENTORY_FLAG_MORE) !== 0, entries };
+      msg = { kind: 'history-inventory', requestId, more: (flags & MORE_FLAG) !== 0, entries };
       break;
     }
     case MSG_HISTORY_MESSAGES: {
       const requestId = r.u32('request ID');
+      const flags = r.u8('flags');
+      if ((flags & ~MORE_FLAG) !== 0) throw bad(`unknown history flags ${flags}`);
       const count = r.u16('message count');
       if (count > MAX_HISTORY_MESSAGES) throw bad(`history message count ${count} exceeds ${MAX_HISTORY_MESSAGES}`);
       const messages: HistoryRecord[] = [];
@@ -330,7 +333,7 @@ export function decodeMessage(buf: Buffer, registry?: ChatMessageTypes): ChatMes
         const sender = readIdent(r);
         messages.push({ id, hlc, sender, text: r.utf8(r.u16('text length'), 'text') });
       }
-      msg = { kind: 'history-messages', requestId, messages };
+      msg = { kind: 'history-messages', requestId, more: (flags & MORE_FLAG) !== 0, messages };
       break;
     }
     default: {

@@ -34,7 +34,7 @@ const SAMPLES: ChatMessage[] = [
   { kind: 'history-request', requestId: 42, mode: 'inventory', since: { wallMs: 99, counter: 1 }, limit: 500 },
   { kind: 'history-request', requestId: 43, mode: 'fetch', ids: [id(3), id(4), id(5)] },
   { kind: 'history-inventory', requestId: 42, more: true, entries: [{ id: id(3), hlc: { wallMs: 100, counter: 0 } }] },
-  { kind: 'history-messages', requestId: 43, messages: [{ id: id(3), hlc: { wallMs: 100, counter: 0 }, sender: 'carol@example.com', text: 'missed you' }] },
+  { kind: 'history-messages', requestId: 43, more: false, messages: [{ id: id(3), hlc: { wallMs: 100, counter: 0 }, sender: 'carol@example.com', text: 'missed you' }] },
 ];
 
 describe('chat/message-codec', () => {
