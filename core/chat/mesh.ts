@@ -106,6 +106,26 @@ function historyRecordSize(r: HistoryRecord): number {
   return MESSAGE_ID_BYTES + HLC_BYTES + 1 + Buffer.byteLength(r.sender) + 2 + Buffer.byteLength(r.text);
 }
 
+/**
+ * Stores an own text with a delivery row for every known member (the user's own
+ * identity only once another device of theirs was seen) and returns it encoded.
+ * Used online (then sent) and offline (sent by the re-send when members return).
+ */
+export function storeOutgoingText(
+  store: HistoryStore,
+  chat: ChatRecord,
+  selfIdentity: string,
+  clock: HybridLogicalClock,
+  text: string,
+): { message: StoredMessage; bytes: Buffer } {
+  const id = randomBytes(MESSAGE_ID_BYTES);
+  const hlc = clock.now();
+  const bytes = encodeMessage({ kind: 'text', id, hlc, text }); // checks the size before anything is stored
+  const recipients = store.members(chat.chatId);
+  store.addMessage({ chatId: chat.chatId, id, sender: selfIdentity, outgoing: true, hlc, content: text, recipients });
+  return { message: store.message(chat.chatId, id)!, bytes };
+}
+
 export class ChatMesh extends EventEmitter {
   readonly chat: ChatRecord;
   readonly stats = {
@@ -217,14 +237,10 @@ export class ChatMesh extends EventEmitter {
 
   /** Sends a text to every online member; stored first, with a delivery row per known member. */
   sendText(text: string): StoredMessage {
-    const id = randomBytes(MESSAGE_ID_BYTES);
-    const hlc = this.opts.clock.now();
-    const bytes = encodeMessage({ kind: 'text', id, hlc, text }); // validates size before storing
-    const recipients = this.opts.store.members(this.chat.chatId).filter((m) => m !== this.opts.selfIdentity || this.hasOwnDevices());
-    this.opts.store.addMessage({ chatId: this.chat.chatId, id, sender: this.opts.selfIdentity, outgoing: true, hlc, content: text, recipients });
+    const { message, bytes } = storeOutgoingText(this.opts.store, this.chat, this.opts.selfIdentity, this.opts.clock, text);
     this.sendAll(bytes);
     this.stats.messagesOut++;
-    return this.opts.store.message(this.chat.chatId, id)!;
+    return message;
   }
 
   /** A UI hint, at most once per TYPING_MIN_INTERVAL_MS (spec §4.3). */
@@ -485,10 +501,6 @@ export class ChatMesh extends EventEmitter {
 
   private sendAll(bytes: Buffer): void {
     for (const set of this.sessions.values()) for (const s of set) s.send(bytes);
-  }
-
-  private hasOwnDevices(): boolean {
-    return this.opts.store.members(this.chat.chatId).includes(this.opts.selfIdentity);
   }
 
   private checkKey(session: ChatSession): void {
