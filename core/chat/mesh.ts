@@ -203,9 +203,9 @@ export class ChatMesh extends EventEmitter {
       session.close();
       throw err;
     }
-    if (this.stopped) {
+    if (this.stopped || session.closed) {
       session.close();
-      throw new ChatError(ERR_CHAT_PROTOCOL, 'the chat went offline');
+      throw new ChatError(ERR_CHAT_PROTOCOL, this.stopped ? 'the chat went offline' : 'the session closed while it was admitted');
     }
     const wasAlone = this.sessionCount() === 0;
     let set = this.sessions.get(identity);

@@ -14,6 +14,8 @@ export interface ChatSession {
   readonly peerId: Buffer;
   /** Where the peer listens (dial back here after a failure; listed in peer exchange), if known. */
   readonly remote?: Endpoint;
+  /** True once closed; a session that closed while being admitted is not added. */
+  readonly closed?: boolean;
   /** Sends one chat message (already encoded). */
   send(message: Buffer): void;
   /** Closes the session; a 'close' event follows. */

@@ -194,6 +194,17 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     expect(a.mesh.status).to.equal('full');
   });
 
+  it('does not add a session that closed while it was being admitted', async () => {
+    const keys = await derivePrivateKeys('alice@x.org', 'bob@x.org');
+    const chat = { networkId: keys.networkId, kind: 'private' as const, name: '?' };
+    const bob = makeNode('bob@x.org', chat); // invitation case: admission runs PBKDF2
+    const [s] = sessionPair({ identity: 'alice@x.org', fingerprint: fp('alice@x.org'), peerId: randomBytes(20) }, { identity: 'bob@x.org', fingerprint: bob.fingerprint, peerId: bob.peerId });
+    const admitted = bob.mesh.addSession(s);
+    s.close();
+    await rejectsWith(admitted, 'ERR_CHAT_PROTOCOL');
+    expect(bob.mesh.sessionCount()).to.equal(0);
+  });
+
   it('back-off grows exponentially with jitter and is capped', () => {
     expect(backoffDelay(0, () => 0.5)).to.equal(500);
     expect(backoffDelay(3, () => 0.5)).to.equal(4000);
