@@ -58,6 +58,12 @@ export const MAX_PENDING_REQUESTS = 64;
 /** Undelivered messages re-sent to a returning recipient at once. */
 export const MAX_RESEND = 2048;
 const HISTORY_MESSAGES_HEADER = 1 + 4 + 1 + 2;
+/**
+ * Joins and leaves that come in a burst (a new member meeting everybody) produce one
+ * peer list, not one per session: the trigger update waits this long. A list is O(n)
+ * and goes to n sessions, so without it forming a mesh of n costs O(n^3) bytes.
+ */
+export const PEER_EXCHANGE_COALESCE_MS = 25;
 
 export type MeshStatus = 'none' | 'partial' | 'full';
 
@@ -154,6 +160,7 @@ export class ChatMesh extends EventEmitter {
   private lastTyping = -Infinity;
   private currentStatus: MeshStatus = 'none';
   private keepAlive: unknown;
+  private peerExchangeTimer: unknown;
   private stopped = false;
 
   constructor(options: ChatMeshOptions) {
@@ -221,7 +228,7 @@ export class ChatMesh extends EventEmitter {
     this.opts.store.addMember(this.chat.chatId, identity);
     if (firstOfPeer) this.emit('member-online', identity);
 
-    this.sendPeerExchange();
+    this.schedulePeerExchange();
     this.resendUndelivered(session);
     this.sendImages(session);
     if (wasAlone) this.requestInventory(session, this.syncStart(), 0);
@@ -263,6 +270,7 @@ export class ChatMesh extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     this.scheduler.clearInterval(this.keepAlive);
+    if (this.peerExchangeTimer !== undefined) this.scheduler.clearTimeout(this.peerExchangeTimer);
     for (const r of this.redials.values()) if (r.timer !== undefined) this.scheduler.clearTimeout(r.timer);
     this.redials.clear();
     this.pending.clear();
@@ -382,11 +390,19 @@ export class ChatMesh extends EventEmitter {
     if (this.stopped) return;
     // Spec §4.2: a session that died of an error (not a clean close) is redialled.
     if (error && session.remote) this.scheduleRedial(session.remote, this.redialFor(session.remote, identity));
-    this.sendPeerExchange();
+    this.schedulePeerExchange();
     this.evaluate();
   }
 
   // ---- peer exchange and mesh status ----
+
+  private schedulePeerExchange(): void {
+    if (this.peerExchangeTimer !== undefined || this.stopped) return;
+    this.peerExchangeTimer = this.scheduler.setTimeout(() => {
+      this.peerExchangeTimer = undefined;
+      if (!this.stopped) this.sendPeerExchange();
+    }, PEER_EXCHANGE_COALESCE_MS);
+  }
 
   /** Trigger update: our full peer list to every session (spec §4.5). */
   private sendPeerExchange(): void {
