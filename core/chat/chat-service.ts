@@ -12,6 +12,7 @@
  *   'mesh-status' (chatId, MeshStatus) 'dial' (chatId, Endpoint, identity)
  *   'plugin-message' (chatId, { type, name, owner, payload, from })
  *   'key-changed' (chatId, identity)   'protocol-error' (chatId, identity, error)
+ *   'profile-image' (chatId, { identity, dateModified, image })  'group-image' (chatId, { dateModified, image })
  */
 import { EventEmitter } from 'node:events';
 import type { Endpoint } from '../types.js';
@@ -25,7 +26,7 @@ import { channelName, deriveGroupKeys, derivePrivateKeys, type NetworkKeys, norm
 import type { BackoffOptions } from './backoff.js';
 import type { ChatSession, Scheduler } from './session.js';
 
-const FORWARDED_EVENTS = ['message', 'delivery', 'typing', 'member-online', 'member-offline', 'plugin-message', 'key-changed', 'protocol-error'] as const;
+const FORWARDED_EVENTS = ['message', 'delivery', 'typing', 'member-online', 'member-offline', 'plugin-message', 'key-changed', 'protocol-error', 'profile-image', 'group-image'] as const;
 
 /** What the chat service needs from the node (only that). */
 export interface ChatServiceComponents {
@@ -186,6 +187,25 @@ export class ChatService extends EventEmitter {
 
   sendTyping(chatId: number): boolean {
     return this.get(chatId).mesh?.sendTyping() ?? false;
+  }
+
+  /** Sends a plugin-registered message type to the chat's online members. */
+  sendPluginMessage(chatId: number, type: number, payload: Buffer): void {
+    const mesh = this.get(chatId).mesh;
+    if (!mesh) throw new ChatError(ERR_CHAT_UNKNOWN_CHAT, `chat ${chatId} is offline`);
+    mesh.sendPluginMessage(type, payload);
+  }
+
+  /** Our profile image changed: every online chat tells its members. */
+  announceProfileImage(dateModified: number, image: Buffer): void {
+    for (const o of this.open.values()) o.mesh?.announceProfileImage(dateModified, image);
+  }
+
+  /** Newest date wins; sent to the online members when it is newer. */
+  setGroupImage(chatId: number, dateModified: number, image: Buffer): boolean {
+    const o = this.get(chatId);
+    if (o.mesh) return o.mesh.setGroupImage(dateModified, image);
+    return this.c.store.setGroupImage(chatId, dateModified, image);
   }
 
   history(chatId: number, options: { before?: PageCursor; limit?: number } = {}): Page {

@@ -258,6 +258,19 @@ export class ChatMesh extends EventEmitter {
     return true;
   }
 
+  /** Our profile image changed: tell every online member (spec §4.5). */
+  announceProfileImage(dateModified: number, image: Buffer): void {
+    this.broadcast({ kind: 'profile-image', dateModified, image });
+  }
+
+  /** Sets the group image if newer than the stored one and sends it to every online member. */
+  setGroupImage(dateModified: number, image: Buffer): boolean {
+    if (this.chat.kind !== 'group') throw new ChatError(ERR_CHAT_PROTOCOL, 'a private chat has no group image');
+    const newer = this.opts.store.setGroupImage(this.chat.chatId, dateModified, image);
+    if (newer) this.broadcast({ kind: 'group-image', dateModified, image });
+    return newer;
+  }
+
   /** Sends a plugin-registered message type to every online member. */
   sendPluginMessage(type: number, payload: Buffer): void {
     const entry = this.opts.types.get(type);

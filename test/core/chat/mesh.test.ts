@@ -139,6 +139,40 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     }
   });
 
+  it('same profile on two devices: my messages appear on my other device (as mine) and reach others once', async () => {
+    const keys = await deriveGroupKeys('devices');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'devices' };
+    const laptop = makeNode('alice@x.org', chat);
+    const phone = makeNode('alice@x.org', chat);
+    const bob = makeNode('bob@x.org', chat);
+    await connect(laptop, phone);
+    await connect(laptop, bob);
+    await connect(phone, bob);
+    laptop.mesh.sendText('from my laptop');
+    await until(() => phone.received.length === 1 && bob.received.length === 1, 3000, 'copies');
+    expect(phone.received[0]!.outgoing).to.equal(true);
+    expect(phone.received[0]!.sender).to.equal('alice@x.org');
+    expect(laptop.store.deliveryOf(laptop.mesh.chat.chatId, phone.received[0]!.id).map((d) => d.recipient)).to.deep.equal(['alice@x.org', 'bob@x.org']);
+    await until(() => laptop.store.undelivered(laptop.mesh.chat.chatId, 'alice@x.org').length === 0, 3000, 'own device ack');
+  });
+
+  it('images: newest wins, group images only in groups', async () => {
+    const keys = await deriveGroupKeys('img');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'img' };
+    const a = makeNode('a@x.org', chat, { profileImage: () => ({ dateModified: 10, image: Buffer.from('a-v10') }) });
+    const b = makeNode('b@x.org', chat);
+    const seen: string[] = [];
+    b.mesh.on('profile-image', (p: { image: Buffer }) => seen.push(p.image.toString()));
+    b.mesh.on('group-image', (p: { image: Buffer }) => seen.push(`group:${p.image.toString()}`));
+    await connect(a, b);
+    await until(() => seen.length === 1, 3000, 'profile image on connect');
+    a.mesh.announceProfileImage(5, Buffer.from('older'));
+    expect(a.mesh.setGroupImage(7, Buffer.from('g7'))).to.equal(true);
+    await until(() => seen.length === 2, 3000, 'group image');
+    expect(seen).to.deep.equal(['a-v10', 'group:g7']);
+    expect(b.store.peerImage('a@x.org')!.image.toString()).to.equal('a-v10');
+  });
+
   it('a recipient that was offline gets its undelivered messages re-sent, oldest first', async () => {
     const keys = await derivePrivateKeys('alice@x.org', 'bob@x.org');
     const alice = makeNode('alice@x.org', { networkId: keys.networkId, kind: 'private', name: 'bob@x.org' }, { peerIdentity: 'bob@x.org' });
