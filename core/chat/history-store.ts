@@ -303,7 +303,7 @@ export class HistoryStore {
    * for a duplicate (the caller must not show it again). Delivery rows are created
    * for `recipients` in the same transaction.
    */
-  addMessage(m: NewMessage): { inserted: boolean; seq: number } {
+  addMessage(m: NewMessage): { inserted: boolean; seq: number; receivedAt: number } {
     checkId(m.id);
     if (!isValidHlc(m.hlc)) throw new ChatError(ERR_CHAT_BAD_INPUT, 'invalid hybrid logical clock value');
     const recipients = m.recipients ?? [];
@@ -315,7 +315,17 @@ export class HistoryStore {
     const content = typeof m.content === 'string' ? Buffer.from(m.content, 'utf8') : m.content;
     const plain = Buffer.concat([Buffer.from([sender.length]), sender, content]);
     const body = sealBody(this.key, networkId, m.id, type, plain);
-    return this.insertTx(m, type, body, recipients);
+    const receivedAt = m.receivedAt ?? this.now();
+    return { ...this.insertTx({ ...m, receivedAt }, type, body, recipients), receivedAt };
+  }
+
+  /** The row `addMessage` just stored, without reading it back (it would be decrypted again). */
+  static asStored(m: NewMessage, seq: number, receivedAt: number): StoredMessage {
+    const type = m.type ?? MSG_TEXT;
+    const content = typeof m.content === 'string' ? Buffer.from(m.content, 'utf8') : m.content;
+    const out: StoredMessage = { seq, chatId: m.chatId, id: m.id, type, sender: m.sender, outgoing: m.outgoing, hlc: m.hlc, receivedAt, content };
+    if (type === MSG_TEXT) out.text = typeof m.content === 'string' ? m.content : content.toString('utf8');
+    return out;
   }
 
   message(chatId: number, id: Buffer): StoredMessage | undefined {

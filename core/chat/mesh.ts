@@ -25,7 +25,7 @@ import type { Endpoint } from '../types.js';
 import { backoffDelay, MAX_RECONNECT_ATTEMPTS, type BackoffOptions } from './backoff.js';
 import { ChatError, ERR_CHAT_KEY_MISMATCH, ERR_CHAT_PROTOCOL } from './errors.js';
 import { compareHlc, type Hlc, type HybridLogicalClock } from './hlc.js';
-import type { ChatRecord, HistoryStore, StoredMessage } from './history-store.js';
+import { type ChatRecord, HistoryStore, type StoredMessage } from './history-store.js';
 import { admitIdentity, type Admission } from './membership.js';
 import {
   type ChatMessage,
@@ -128,8 +128,9 @@ export function storeOutgoingText(
   const hlc = clock.now();
   const bytes = encodeMessage({ kind: 'text', id, hlc, text }); // checks the size before anything is stored
   const recipients = store.members(chat.chatId);
-  store.addMessage({ chatId: chat.chatId, id, sender: selfIdentity, outgoing: true, hlc, content: text, recipients });
-  return { message: store.message(chat.chatId, id)!, bytes };
+  const m = { chatId: chat.chatId, id, sender: selfIdentity, outgoing: true, hlc, content: text, recipients };
+  const res = store.addMessage(m);
+  return { message: HistoryStore.asStored(m, res.seq, res.receivedAt), bytes };
 }
 
 export class ChatMesh extends EventEmitter {
@@ -367,21 +368,15 @@ export class ChatMesh extends EventEmitter {
 
   /** Stores a message unless seen; emits it once. Returns whether it was new. */
   private storeIncoming(r: HistoryRecord): boolean {
-    const res = this.opts.store.addMessage({
-      chatId: this.chat.chatId,
-      id: r.id,
-      sender: r.sender,
-      outgoing: r.sender === this.opts.selfIdentity,
-      hlc: r.hlc,
-      content: r.text,
-    });
+    const m = { chatId: this.chat.chatId, id: r.id, sender: r.sender, outgoing: r.sender === this.opts.selfIdentity, hlc: r.hlc, content: r.text };
+    const res = this.opts.store.addMessage(m);
     if (!res.inserted) {
       this.stats.duplicates++;
       return false;
     }
     this.opts.clock.update(r.hlc);
     this.stats.messagesIn++;
-    this.emit('message', this.opts.store.message(this.chat.chatId, r.id)!);
+    this.emit('message', HistoryStore.asStored(m, res.seq, res.receivedAt));
     return true;
   }
 
