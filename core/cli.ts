@@ -119,6 +119,8 @@ async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
   io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);
   io.out(`  data:    ${config.dataDir}`);
   io.out(`  plugins: ${loaded.length ? loaded.join(', ') : 'none'}`);
+  const ui = kernel.tryResolve('httpUi') as { url: string | null } | undefined;
+  if (ui?.url) io.out(`  web UI:  ${ui.url}`);
   io.out('Press Ctrl-C to stop.');
   await stopped;
   io.out('stopping...');

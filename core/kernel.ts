@@ -1,4 +1,5 @@
 import { asValue, createContainer, type AwilixContainer } from 'awilix';
+import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { KernelConfig } from './config.js';
@@ -25,7 +26,13 @@ declare module './plugin.js' {
     logger: Logger;
     storage: Storage;
     connections: ConnectionManager;
+    plugins: PluginDirectory;
   }
+}
+
+/** Read-only view of the plugins, for the UI and tools. */
+export interface PluginDirectory {
+  status(): readonly PluginStatus[];
 }
 
 export type KernelState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -91,6 +98,7 @@ export class Kernel {
       logger: asValue(logger),
       storage: asValue(this.storage),
       connections: asValue(this.connections),
+      plugins: asValue({ status: () => this.pluginStatus() }),
     });
   }
 
@@ -257,6 +265,7 @@ export class Kernel {
       },
       resolve: (service: string) => kernel.resolve(service),
       tryResolve: (service: string) => kernel.tryResolve(service),
+      invokeHttpRoutes: (app: FastifyInstance) => kernel.hooks.httpRoutes.promise(app),
       reportPeer(networkId: NetworkId, endpoint: Endpoint, source: DiscoverySource) {
         kernel.notify('peerDiscovered', networkId, endpoint, source);
       },

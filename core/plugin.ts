@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TapOnlyHooks } from './hooks.js';
 import type { KernelConfig } from './config.js';
@@ -35,6 +36,8 @@ export interface PluginApi {
   /** Like `resolve`, but `undefined` when absent (for optional collaborations). */
   tryResolve<K extends keyof ServiceMap>(name: K): ServiceMap[K] | undefined;
   tryResolve<T = unknown>(name: string): T | undefined;
+  /** For the plugin that owns the local HTTP server (http-ui): let every plugin add routes (calls `hooks.httpRoutes`). */
+  invokeHttpRoutes(app: FastifyInstance): Promise<void>;
   /** Report a peer end point for a network (calls `hooks.peerDiscovered`). */
   reportPeer(networkId: NetworkId, endpoint: Endpoint, source: DiscoverySource): void;
 }

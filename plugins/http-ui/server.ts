@@ -1,0 +1,74 @@
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { EventHub } from './event-hub.js';
+import { collectOpenApi } from './openapi.js';
+import { allowedHosts, installSecurity, TOKEN_QUERY } from './security.js';
+
+/** The largest JSON body the API accepts; files travel through file-share, not the API. */
+const MAX_BODY_BYTES = 256 * 1024;
+const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+
+/** The package root, whether running from sources (tsx) or from dist/. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
+  return dir;
+}
+
+export const PACKAGE_ROOT = packageRoot();
+export const PUBLIC_DIR = join(PACKAGE_ROOT, 'plugins', 'http-ui', 'public');
+export const APP_DIR = join(PACKAGE_ROOT, 'dist', 'ui');
+
+export interface UiServerOptions {
+  host: string;
+  port: number;
+  token: string;
+  logger: Logger;
+  version: string;
+  /** Adds the API routes (core ones and those of `hooks.httpRoutes`), before listening. */
+  addRoutes(app: FastifyInstance, hub: EventHub): Promise<void>;
+}
+
+export interface UiServer {
+  app: FastifyInstance;
+  hub: EventHub;
+  /** The address to open, with the access token. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
+  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, logger: false, forceCloseConnections: true });
+  const hub = new EventHub();
+  let port = options.port;
+  installSecurity(app, { token: options.token, hosts: () => allowedHosts(options.host, port) });
+  collectOpenApi(app, { title: 'bitchat local API', version: options.version });
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_WS_MESSAGE_BYTES } });
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'] });
+  if (existsSync(APP_DIR)) {
+    await app.register(fastifyStatic, { root: APP_DIR, prefix: '/app/', decorateReply: false });
+  } else {
+    options.logger.warn({ dir: APP_DIR }, 'the web UI script is not built: run `npm run build`');
+  }
+  app.get('/api/events', { websocket: true }, (socket) => hub.add(socket));
+  await options.addRoutes(app, hub);
+  await app.listen({ host: options.host, port: options.port });
+  port = (app.server.address() as { port: number }).port;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    app,
+    hub,
+    port,
+    url: `http://${shownHost}:${port}/?${TOKEN_QUERY}=${options.token}`,
+    async close() {
+      hub.closeAll();
+      await app.close();
+    },
+  };
+}
