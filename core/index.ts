@@ -24,3 +24,4 @@ export {
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';
 export * as identity from './identity/index.js';
+export * from './node/index.js';

@@ -18,6 +18,7 @@ import {
   type PluginOrigin,
 } from './plugin-loader.js';
 import { DATABASE_FILE_NAME, MigrationList, Storage } from './storage.js';
+import { NodeRuntime, type NodeRuntimeOptions } from './node/index.js';
 import type { DiscoverySource, Endpoint, NetworkId } from './types.js';
 
 declare module './plugin.js' {
@@ -53,7 +54,7 @@ export interface PluginStatus {
   taps: HookName[];
 }
 
-export interface KernelOptions {
+export interface KernelOptions extends NodeRuntimeOptions {
   config: KernelConfig;
   /** Defaults to a pino logger on stderr at `config.logLevel`. */
   logger?: Logger;
@@ -85,6 +86,7 @@ export class Kernel {
   #plugins: LoadedPlugin[] = [];
   #status: PluginStatus[] = [];
   #stopErrors: Error[] = [];
+  #node!: NodeRuntime;
 
   private constructor(config: KernelConfig, logger: Logger) {
     this.config = config;
@@ -106,6 +108,17 @@ export class Kernel {
   static async create(options: KernelOptions): Promise<Kernel> {
     const logger = options.logger ?? createLogger(options.config.logLevel);
     const kernel = new Kernel(options.config, logger);
+    kernel.#node = new NodeRuntime(
+      {
+        hooks: kernel.hooks,
+        connections: kernel.connections,
+        storage: kernel.storage,
+        logger,
+        profilePath: options.config.profile,
+        register: (name, value) => kernel.container.register(name, asValue(value)),
+      },
+      options,
+    );
     await kernel.#loadPlugins(options);
     return kernel;
   }
@@ -125,7 +138,10 @@ export class Kernel {
     if (!this.container.hasRegistration(name)) {
       throw new ServiceError('ERR_SERVICE_NOT_REGISTERED', `no service "${name}" is registered (is the plugin that provides it enabled?)`);
     }
-    return this.container.resolve(name as keyof ServiceMap);
+    const value = this.container.resolve(name as keyof ServiceMap) as unknown;
+    // A service withdrawn at run time (e.g. `chat` after the profile is locked) is registered as undefined.
+    if (value === undefined) throw new ServiceError('ERR_SERVICE_NOT_REGISTERED', `service "${name}" is not available now`);
+    return value;
   }
 
   tryResolve(name: string): unknown {
@@ -143,6 +159,7 @@ export class Kernel {
       this.storage.migrate(migrations.all);
       await this.connections.start();
       await this.hooks.start.promise();
+      await this.#node.start();
     } catch (err) {
       // Whatever did start is closed again: stop taps tolerate a partial start.
       await this.#runStop();
@@ -180,6 +197,11 @@ export class Kernel {
   async #runStop(): Promise<void> {
     this.#stopErrors = [];
     this.#state = 'stopping';
+    try {
+      await this.#node.stop();
+    } catch (err) {
+      this.#stopErrors.push(err as Error);
+    }
     try {
       await this.hooks.stop.promise();
     } catch (err) {
