@@ -98,15 +98,19 @@ export class ChatNode extends EventEmitter {
     });
     const node = new ChatNode(o, store, service, transport);
     node.wire();
-    for (const record of store.chats()) {
+    return node;
+  }
+
+  /** Re-opens every stored chat and brings back online those that were (call once the node is reachable as `chat`). */
+  async resume(): Promise<void> {
+    for (const record of this.store.chats()) {
       try {
-        await service.restore(record.chatId, node.secretOf(record.networkId));
-        if (record.online) await service.goOnline(record.chatId);
+        await this.service.restore(record.chatId, this.secretOf(record.networkId));
+        if (record.online) await this.service.goOnline(record.chatId);
       } catch (err) {
-        o.logger.warn({ err, chatId: record.chatId }, 'a stored chat could not be restored');
+        this.o.logger.warn({ err, chatId: record.chatId }, 'a stored chat could not be restored');
       }
     }
-    return node;
   }
 
   /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */

@@ -107,6 +107,8 @@ export class NodeRuntime {
       persist: () => this.identity!.persist(),
     });
     this.host.register('chat', this.chatNode);
+    // Online only now: discovery answers to the announcements must find the node.
+    await this.chatNode.resume();
   }
 
   private async onLock(): Promise<void> {
