@@ -70,7 +70,7 @@ export class IdentityService extends EventEmitter {
     const p = this.current;
     if (!p) return { state: this.fileExists ? 'locked' : 'none' };
     const leaf = p.leaf;
-    return { state: 'unlocked', email: p.email, name: leaf.name, fingerprint: leaf.fingerprint, safetyNumber: p.safetyNumber };
+    return { state: 'unlocked', email: p.email.toLowerCase(), name: leaf.name, fingerprint: leaf.fingerprint, safetyNumber: p.safetyNumber };
   }
 
   /** Creates a self-issued profile, saves it and unlocks it. */
