@@ -11,7 +11,6 @@ import { decodeClientHello, encodeClientHello, encodeRecord } from '../../../cor
 import { DEFAULT_SUITES, SUITE } from '../../../core/secure-channel/suites.js';
 import {
   PSK,
-  RecordSplitter,
   Resources,
   dial,
   listen,
