@@ -33,6 +33,14 @@ export class Bitfield {
     return true;
   }
 
+  /** Clears bit `index`; returns false when it was clear already. */
+  clear(index: number): boolean {
+    if (!this.has(index)) return false;
+    this.bytes[index >> 3]! &= ~(0x80 >> (index & 7)) & 0xff;
+    this.#count--;
+    return true;
+  }
+
   get count(): number {
     return this.#count;
   }
