@@ -1,0 +1,91 @@
+/**
+ * Real loopback TCP links between in-process file-share engines: per pair of
+ * nodes, one socket carries chat messages (`u32 LE length ‖ message`, as the
+ * chat layer would) and one carries the block stream. Used by the tests and
+ * by bench/file-share.ts.
+ */
+import { createServer, connect, type Socket } from 'node:net';
+import type { FileShareEngine, PeerLink } from '../../../../plugins/file-share/engine.js';
+
+/** Largest message the framing accepts (one chat message). */
+const MAX_FRAME = 65_536;
+
+export interface TcpLinkPair {
+  /** Closes both sockets of the pair (both engines see the peer leave). */
+  close(): void;
+  sockets: Socket[];
+}
+
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const client = connect(port, '127.0.0.1');
+  const [a] = await Promise.all([accepted, new Promise((resolve) => client.once('connect', resolve))]);
+  server.close();
+  a.setNoDelay(true);
+  client.setNoDelay(true);
+  return [a, client];
+}
+
+function readMessages(socket: Socket, onMessage: (m: Buffer) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 4) {
+      const n = buf.readUInt32LE(0);
+      if (n > MAX_FRAME) {
+        socket.destroy();
+        return;
+      }
+      if (buf.length < 4 + n) break;
+      onMessage(buf.subarray(4, 4 + n));
+      buf = buf.subarray(4 + n);
+    }
+  });
+}
+
+function makeLink(peerId: string, msg: Socket, blocks: Socket): PeerLink {
+  return {
+    peerId,
+    sendMessage(message) {
+      if (msg.destroyed) return;
+      const head = Buffer.alloc(4);
+      head.writeUInt32LE(message.length, 0);
+      msg.write(Buffer.concat([head, message]));
+    },
+    blocks,
+    close() {
+      msg.destroy();
+      blocks.destroy();
+    },
+  };
+}
+
+/** Links two engines over two fresh loopback TCP connections. */
+export async function linkEngines(a: FileShareEngine, b: FileShareEngine): Promise<TcpLinkPair> {
+  const [msgA, msgB] = await socketPair();
+  const [blkA, blkB] = await socketPair();
+  const sockets = [msgA, msgB, blkA, blkB];
+  for (const s of sockets) s.on('error', () => undefined);
+  // Either side of a pair closing takes the whole link down, as a chat session would.
+  const closeAll = (): void => sockets.forEach((s) => s.destroy());
+  for (const s of sockets) s.on('close', closeAll);
+  readMessages(msgA, (m) => a.handleMessage(b.selfId, m));
+  readMessages(msgB, (m) => b.handleMessage(a.selfId, m));
+  a.addPeer(makeLink(b.selfId, msgA, blkA));
+  b.addPeer(makeLink(a.selfId, msgB, blkB));
+  return { close: closeAll, sockets };
+}
+
+/** Links every pair of engines (a full mesh, like a chat network). */
+export async function linkMesh(engines: FileShareEngine[]): Promise<Map<string, TcpLinkPair>> {
+  const pairs = new Map<string, TcpLinkPair>();
+  for (let i = 0; i < engines.length; i++) {
+    for (let j = i + 1; j < engines.length; j++) {
+      pairs.set(`${engines[i]!.selfId}|${engines[j]!.selfId}`, await linkEngines(engines[i]!, engines[j]!));
+    }
+  }
+  return pairs;
+}
