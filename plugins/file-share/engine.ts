@@ -192,8 +192,13 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     for (const entry of this.#files.values()) {
       entry.scheduler?.close();
       entry.scheduler = null;
-      await entry.writer?.close().catch(() => undefined);
+      const writer = entry.writer;
       entry.writer = null;
+      if (writer) {
+        await writer.close().catch(() => undefined);
+        // What counts after a restart is what the store holds.
+        entry.have = new Bitfield(entry.have.size, this.#o.store.get(entry.id)?.bitmap ?? Buffer.alloc(0));
+      }
       await closeReader(entry);
     }
   }

@@ -174,6 +174,8 @@ export class BlockWriter {
   #pending: number[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Writes under way: close() lets them land and records them before the handle goes. */
+  readonly #writes = new Set<Promise<void>>();
 
   private constructor(store: FileShareStore, fileId: Buffer, meta: FileMetadata, partPath: string, handle: BlockFileHandle, bitmap: Buffer, policy: FsyncPolicy) {
     this.#store = store;
@@ -207,6 +209,16 @@ export class BlockWriter {
   async writeBlock(index: number, data: Buffer): Promise<void> {
     if (this.#closed) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'download is closed');
     if (this.written.has(index)) return;
+    const write = this.#write(index, data);
+    this.#writes.add(write);
+    try {
+      await write;
+    } finally {
+      this.#writes.delete(write);
+    }
+  }
+
+  async #write(index: number, data: Buffer): Promise<void> {
     const position = index * this.meta.blockSize;
     try {
       let off = 0;
@@ -261,10 +273,11 @@ export class BlockWriter {
   /** Flushes and closes the `.part` file (pause, stop). */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#writes]);
     try {
       await this.flush();
     } finally {
-      this.#closed = true;
       await this.#handle.close();
     }
   }
