@@ -101,6 +101,24 @@ describe('file-share swarm over loopback TCP', function () {
     expect(leechers.every((l) => l.engine.list()[0]!.state === 'done')).to.equal(true);
   });
 
+  it('a malicious member serving corrupted blocks is banned and the download completes correctly', async () => {
+    const { path, data } = source(32);
+    const seeder = await node('s');
+    const mallory = await node('m');
+    const leecher = await node('l', { autoDownload: true, maxStrikes: 3 });
+    await mallory.engine.share(path);
+    links.push(await linkEngines(mallory.engine, leecher.engine, { corruptBlocksFrom: 'a' }));
+    links.push(await linkEngines(seeder.engine, leecher.engine));
+    const banned: string[] = [];
+    leecher.engine.on('peerBanned', ({ peerId }) => banned.push(peerId));
+    const info = await seeder.engine.share(path);
+    const out = await completed(leecher.engine, info.fileId);
+    expect(sha(readFileSync(out))).to.equal(sha(data));
+    expect(leecher.engine.stats.badBlocks).to.be.at.least(3);
+    expect(banned).to.deep.equal(['m']);
+    expect(leecher.engine.stats.blocksVerified).to.equal(32);
+  });
+
   it('a restart in the middle resumes without refetching stored blocks', async () => {
     const { path, data } = source(40);
     const seeder = await node('s');

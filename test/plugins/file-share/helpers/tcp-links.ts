@@ -5,6 +5,7 @@
  * by bench/file-share.ts.
  */
 import { createServer, connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { FileShareEngine, PeerLink } from '../../../../plugins/file-share/engine.js';
 
 /** Largest message the framing accepts (one chat message). */
@@ -46,7 +47,27 @@ function readMessages(socket: Socket, onMessage: (m: Buffer) => void): void {
   });
 }
 
-function makeLink(peerId: string, msg: Socket, blocks: Socket): PeerLink {
+/** Options of a link; `corruptBlocksFrom` makes one side's block data arrive damaged (a malicious member). */
+export interface LinkOptions {
+  corruptBlocksFrom?: 'a' | 'b';
+}
+
+/** A block stream that flips one byte in every data chunk its owner writes (headers and refusals pass). */
+function corrupting(socket: Socket): Duplex {
+  const wrapped = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      const out = Buffer.from(chunk);
+      if (out.length >= 1024) out[out.length >> 1]! ^= 0xff;
+      socket.write(out, callback);
+    },
+    read() {},
+  });
+  socket.on('data', (d: Buffer) => wrapped.push(d));
+  socket.on('close', () => wrapped.destroy());
+  return wrapped;
+}
+
+function makeLink(peerId: string, msg: Socket, blocks: Duplex): PeerLink {
   return {
     peerId,
     sendMessage(message) {
@@ -64,7 +85,7 @@ function makeLink(peerId: string, msg: Socket, blocks: Socket): PeerLink {
 }
 
 /** Links two engines over two fresh loopback TCP connections. */
-export async function linkEngines(a: FileShareEngine, b: FileShareEngine): Promise<TcpLinkPair> {
+export async function linkEngines(a: FileShareEngine, b: FileShareEngine, options: LinkOptions = {}): Promise<TcpLinkPair> {
   const [msgA, msgB] = await socketPair();
   const [blkA, blkB] = await socketPair();
   const sockets = [msgA, msgB, blkA, blkB];
@@ -74,8 +95,8 @@ export async function linkEngines(a: FileShareEngine, b: FileShareEngine): Promi
   for (const s of sockets) s.on('close', closeAll);
   readMessages(msgA, (m) => a.handleMessage(b.selfId, m));
   readMessages(msgB, (m) => b.handleMessage(a.selfId, m));
-  a.addPeer(makeLink(b.selfId, msgA, blkA));
-  b.addPeer(makeLink(a.selfId, msgB, blkB));
+  a.addPeer(makeLink(b.selfId, msgA, options.corruptBlocksFrom === 'a' ? corrupting(blkA) : blkA));
+  b.addPeer(makeLink(a.selfId, msgB, options.corruptBlocksFrom === 'b' ? corrupting(blkB) : blkB));
   return { close: closeAll, sockets };
 }
 
