@@ -6,7 +6,14 @@
  */
 import { createServer, connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import type { FileShareEngine, PeerLink } from '../../../../plugins/file-share/engine.js';
+import type { PeerLink } from '../../../../plugins/file-share/engine.js';
+
+/** What a link needs from a node: the engine itself, or an adapter over the plugin's service. */
+export interface Linkable {
+  readonly selfId: string;
+  addPeer(link: PeerLink): void;
+  handleMessage(peerId: string, message: Buffer): void | Promise<void>;
+}
 
 /** Largest message the framing accepts (one chat message). */
 const MAX_FRAME = 65_536;
@@ -85,7 +92,7 @@ function makeLink(peerId: string, msg: Socket, blocks: Duplex): PeerLink {
 }
 
 /** Links two engines over two fresh loopback TCP connections. */
-export async function linkEngines(a: FileShareEngine, b: FileShareEngine, options: LinkOptions = {}): Promise<TcpLinkPair> {
+export async function linkEngines(a: Linkable, b: Linkable, options: LinkOptions = {}): Promise<TcpLinkPair> {
   const [msgA, msgB] = await socketPair();
   const [blkA, blkB] = await socketPair();
   const sockets = [msgA, msgB, blkA, blkB];
@@ -93,15 +100,15 @@ export async function linkEngines(a: FileShareEngine, b: FileShareEngine, option
   // Either side of a pair closing takes the whole link down, as a chat session would.
   const closeAll = (): void => sockets.forEach((s) => s.destroy());
   for (const s of sockets) s.on('close', closeAll);
-  readMessages(msgA, (m) => a.handleMessage(b.selfId, m));
-  readMessages(msgB, (m) => b.handleMessage(a.selfId, m));
+  readMessages(msgA, (m) => void a.handleMessage(b.selfId, m));
+  readMessages(msgB, (m) => void b.handleMessage(a.selfId, m));
   a.addPeer(makeLink(b.selfId, msgA, options.corruptBlocksFrom === 'a' ? corrupting(blkA) : blkA));
   b.addPeer(makeLink(a.selfId, msgB, options.corruptBlocksFrom === 'b' ? corrupting(blkB) : blkB));
   return { close: closeAll, sockets };
 }
 
 /** Links every pair of engines (a full mesh, like a chat network). */
-export async function linkMesh(engines: FileShareEngine[]): Promise<Map<string, TcpLinkPair>> {
+export async function linkMesh(engines: Linkable[]): Promise<Map<string, TcpLinkPair>> {
   const pairs = new Map<string, TcpLinkPair>();
   for (let i = 0; i < engines.length; i++) {
     for (let j = i + 1; j < engines.length; j++) {
