@@ -24,6 +24,8 @@ import {
 
 /** Requests queued per peer before further ones are refused as BUSY. */
 const MAX_UPLOAD_QUEUE = 256;
+/** Largest single write on a block stream. */
+const WRITE_PIECE = 60 * 1024;
 /** Window over which the download rate is measured. */
 const RATE_WINDOW_MS = 1_000;
 
@@ -46,7 +48,7 @@ export interface FileShareEngineOptions {
   downloadDir: string;
   /** Largest file accepted from an advertisement. */
   maxFileSize?: number;
-  /** Requests in flight per peer. @default 8 */
+  /** Requests in flight per peer. @default 16 */
   pipeline?: number;
   /** @default 30000 */
   requestTimeoutMs?: number;
@@ -507,28 +509,37 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   async #pump(peer: PeerEntry): Promise<void> {
     if (peer.uploading) return;
     peer.uploading = true;
+    const read = (job: { entry: FileEntry; block: number }): Promise<Buffer | null> =>
+      this.#readBlock(job.entry, job.block).catch(() => null);
     try {
-      while (peer.queue.length > 0 && !peer.closed) {
-        const { entry, block } = peer.queue.shift()!;
-        let data: Buffer;
-        try {
-          data = await this.#readBlock(entry, block);
-        } catch {
-          this.#reject(peer, entry, block, REJECT_REASONS.NOT_AVAILABLE);
-          continue;
-        }
+      let job = peer.queue.shift();
+      let pending = job ? read(job) : null;
+      while (job && pending && !peer.closed) {
+        const data = await pending;
+        // Read the next block while this one goes out.
+        const next = peer.queue.shift();
+        pending = next ? read(next) : null;
         if (peer.closed) break;
-        const stream = peer.link.blocks;
-        stream.write(encodeBlockHeader(entry.id, block, data.length));
-        const flowing = stream.write(data);
-        peer.uploadedBytes += data.length;
-        this.stats.uploadedBytes += data.length;
-        this.stats.requestsServed++;
-        if (!flowing) await waitDrain(stream);
+        if (!data) {
+          this.#reject(peer, job.entry, job.block, REJECT_REASONS.NOT_AVAILABLE);
+        } else {
+          const flowing = writeFrame(peer.link.blocks, encodeBlockHeader(job.entry.id, job.block, data.length), data);
+          peer.uploadedBytes += data.length;
+          this.stats.uploadedBytes += data.length;
+          this.stats.requestsServed++;
+          if (!flowing) await waitDrain(peer.link.blocks);
+        }
+        job = next;
+        if (!job && peer.queue.length > 0) {
+          job = peer.queue.shift();
+          pending = job ? read(job) : null;
+        }
       }
     } finally {
       peer.uploading = false;
     }
+    // A request may have been queued after the loop saw an empty queue.
+    if (peer.queue.length > 0 && !peer.closed) void this.#pump(peer);
   }
 
   async #readBlock(entry: FileEntry, block: number): Promise<Buffer> {
@@ -661,6 +672,17 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       blocks: entry.have.count, blockCount: entry.have.size, peers: entry.scheduler?.activePeers ?? 0, rate: entry.rate,
     });
   }
+}
+
+/**
+ * Writes header + data in pieces of at most WRITE_PIECE bytes: loopback TCP has
+ * a slow case at exactly-64-KiB writes (see STACK.md), and a block is 64 KiB.
+ */
+function writeFrame(stream: Duplex, header: Buffer, data: Buffer): boolean {
+  const firstTake = Math.min(data.length, WRITE_PIECE - header.length);
+  let flowing = stream.write(Buffer.concat([header, data.subarray(0, firstTake)]));
+  for (let off = firstTake; off < data.length; off += WRITE_PIECE) flowing = stream.write(data.subarray(off, off + WRITE_PIECE));
+  return flowing;
 }
 
 function waitDrain(stream: Duplex): Promise<void> {
