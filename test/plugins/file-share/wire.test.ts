@@ -34,6 +34,15 @@ describe('file-share wire codecs', () => {
     expect(encodeMessage({ type: 14, fileId: ID, block: 7 }).toString('hex')).to.equal('0e' + 'ab'.repeat(32) + '07000000');
   });
 
+  it('matches the documented block-stream vectors', () => {
+    expect(encodeBlockFrame({ kind: 1, fileId: ID, block: 7, data: Buffer.from('hi') }).toString('hex'))
+      .to.equal('01' + 'ab'.repeat(32) + '07000000' + '02000000' + '6869');
+    expect(encodeBlockFrame({ kind: 2, fileId: ID, block: 7, reason: 1 }).toString('hex'))
+      .to.equal('02' + 'ab'.repeat(32) + '07000000' + '01000000' + '01');
+    expect(encodeMessage({ type: 11, reply: true, fileId: ID, blockCount: 10, bits: Buffer.from([0x80, 0x40]) }).toString('hex'))
+      .to.equal('0b01' + 'ab'.repeat(32) + '0a000000' + '8040');
+  });
+
   it('registers its types through a MessageTypeRegistry', () => {
     const seen: Array<[number, string, string]> = [];
     registerMessageTypes({ register: (t, n, o) => seen.push([t, n, o]) });
