@@ -22,6 +22,8 @@ import {
   encodeMessage, type BlockFrame, type FileShareMessage,
 } from './wire.js';
 
+/** Advertised-but-not-downloaded files kept; more are refused, so a peer cannot grow the database without bound. */
+const MAX_PENDING_ADVERTISEMENTS = 1_000;
 /** Requests queued per peer before further ones are refused as BUSY. */
 const MAX_UPLOAD_QUEUE = 256;
 /** Largest single write on a block stream. */
@@ -113,7 +115,8 @@ export interface FileShareEvents {
   badBlock: [{ fileId: string; block: number; peerId: string }];
   peerBanned: [{ fileId: string; peerId: string }];
   complete: [FileInfo];
-  error: [{ fileId: string; error: FileShareError }];
+  /** A download stopped on an error (disk full...) and is paused. Not 'error': EventEmitter throws those when unheard. */
+  downloadFailed: [{ fileId: string; error: FileShareError }];
 }
 
 interface FileEntry {
@@ -476,6 +479,13 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     let entry = this.#files.get(key);
     const full = Bitfield.full(blockCount(meta.size, meta.blockSize));
     if (!entry) {
+      let pending = 0;
+      for (const e of this.#files.values()) if (e.state === 'advertised') pending++;
+      if (pending >= MAX_PENDING_ADVERTISEMENTS) {
+        this.stats.advertisementsRefused++;
+        this.emit('advertisementRefused', { peerId: peer.link.peerId, error: new FileShareError(FILE_SHARE_ERRORS.TOO_LARGE, `more than ${MAX_PENDING_ADVERTISEMENTS} advertised files pending`) });
+        return;
+      }
       entry = this.#entry(id, meta, advertisement, 'advertised', 'remote');
       entry.peerBits.set(peer.link.peerId, full);
       this.#persist(entry);
@@ -640,7 +650,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (entry.state === 'active') await this.#stop(entry, 'paused');
     entry.error = error.message;
     this.#persist(entry);
-    this.emit('error', { fileId: entry.key, error });
+    this.emit('downloadFailed', { fileId: entry.key, error });
   }
 
   async #stop(entry: FileEntry, state: FileState): Promise<void> {

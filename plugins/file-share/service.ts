@@ -12,7 +12,7 @@ import { FILE_SHARE_ERRORS, FileShareError } from './errors.js';
 import type { HashOptions } from './hasher.js';
 import { FileShareStore } from './store.js';
 
-const EVENTS: ReadonlyArray<keyof FileShareEvents> = ['advertised', 'advertisementRefused', 'progress', 'block', 'badBlock', 'peerBanned', 'complete', 'error'];
+const EVENTS: ReadonlyArray<keyof FileShareEvents> = ['advertised', 'advertisementRefused', 'progress', 'block', 'badBlock', 'peerBanned', 'complete', 'downloadFailed'];
 
 export type FileShareServiceOptions = Omit<FileShareEngineOptions, 'store' | 'selfId'>;
 

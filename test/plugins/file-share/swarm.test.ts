@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { MIN_BLOCK_SIZE } from '../../../plugins/file-share/constants.js';
@@ -145,6 +145,38 @@ describe('file-share swarm over loopback TCP', function () {
     expect(leecher.engine.stats.blocksVerified).to.equal(40 - before);
     expect(seeder.engine.stats.uploadedBytes - uploadedBefore).to.be.at.most(data.length - (before - 1) * MIN_BLOCK_SIZE);
     expect(readdirSync(leecher.downloadDir)).to.deep.equal(['movie.mp4']);
+  });
+
+  it('a full disk pauses the download with ERR_FILE_SHARE_DISK_FULL, and resume finishes once space is back', async () => {
+    const { path, data } = source(16);
+    let full = false;
+    const seeder = await node('s');
+    const leecher = await node('l', {
+      autoDownload: true,
+      fsync: 'always',
+      openBlockFile: async (p, flags) => {
+        const h = await fsp.open(p, flags);
+        return {
+          write: (buf, off, len, pos) => (full ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : h.write(buf, off, len, pos)),
+          read: (buf, off, len, pos) => h.read(buf, off, len, pos),
+          datasync: () => h.datasync(),
+          close: () => h.close(),
+        };
+      },
+    });
+    links.push(await linkEngines(seeder.engine, leecher.engine));
+    let blocks = 0;
+    leecher.engine.on('block', () => { if (++blocks === 4) full = true; });
+    const failed = new Promise<{ fileId: string; error: Error & { code?: string } }>((resolve) => leecher.engine.once('downloadFailed', resolve));
+    const info = await seeder.engine.share(path);
+    const failure = await failed;
+    expect(failure.error.code).to.equal('ERR_FILE_SHARE_DISK_FULL');
+    const paused = leecher.engine.get(info.fileId)!;
+    expect(paused.state).to.equal('paused');
+    expect(paused.error).to.match(/disk full/);
+    full = false;
+    await leecher.engine.resume(info.fileId);
+    expect(sha(readFileSync(await completed(leecher.engine, info.fileId)))).to.equal(sha(data));
   });
 
   it('pause stops requests, resume finishes, cancel removes the .part', async () => {
