@@ -490,7 +490,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.peerBits.set(peer.link.peerId, full);
       this.#persist(entry);
       this.emit('advertised', this.#info(entry), peer.link.peerId);
-      if (this.#o.autoDownload) this.download(key).catch((err: unknown) => this.#fail(entry!, err));
+      if (this.#o.autoDownload) this.download(key).catch((err: unknown) => this.#fail(entry!, err, true));
       return;
     }
     entry.peerBits.set(peer.link.peerId, full);
@@ -645,8 +645,10 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   }
 
   /** A download cannot go on (disk full...): pause it with the error, nothing recorded that is not on disk. */
-  async #fail(entry: FileEntry, err: unknown): Promise<void> {
+  async #fail(entry: FileEntry, err: unknown, always = false): Promise<void> {
     const error = err instanceof FileShareError ? err : new FileShareError(FILE_SHARE_ERRORS.WRITE_FAILED, (err as Error).message, { cause: err });
+    // Several writes under way fail together: report the first, once.
+    if (!always && entry.state !== 'active' && !entry.finishing) return;
     if (entry.state === 'active') await this.#stop(entry, 'paused');
     entry.error = error.message;
     this.#persist(entry);

@@ -149,7 +149,8 @@ describe('file-share swarm over loopback TCP', function () {
 
   it('a full disk pauses the download with ERR_FILE_SHARE_DISK_FULL, and resume finishes once space is back', async () => {
     const { path, data } = source(16);
-    let full = false;
+    // The disk "fills up" after 4 blocks: later offsets fail until space is freed.
+    let full = true;
     const seeder = await node('s');
     const leecher = await node('l', {
       autoDownload: true,
@@ -157,7 +158,7 @@ describe('file-share swarm over loopback TCP', function () {
       openBlockFile: async (p, flags) => {
         const h = await fsp.open(p, flags);
         return {
-          write: (buf, off, len, pos) => (full ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : h.write(buf, off, len, pos)),
+          write: (buf, off, len, pos) => (full && pos >= 4 * MIN_BLOCK_SIZE ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : h.write(buf, off, len, pos)),
           read: (buf, off, len, pos) => h.read(buf, off, len, pos),
           datasync: () => h.datasync(),
           close: () => h.close(),
@@ -165,8 +166,6 @@ describe('file-share swarm over loopback TCP', function () {
       },
     });
     links.push(await linkEngines(seeder.engine, leecher.engine));
-    let blocks = 0;
-    leecher.engine.on('block', () => { if (++blocks === 4) full = true; });
     const failed = new Promise<{ fileId: string; error: Error & { code?: string } }>((resolve) => leecher.engine.once('downloadFailed', resolve));
     const info = await seeder.engine.share(path);
     const failure = await failed;
