@@ -21,6 +21,7 @@ import { completed, startNode, type TestNode } from '../test/plugins/file-share/
 const FILE_SIZE = 64 * 1024 * 1024;
 const MEMBERS = [1, 5, 10];
 const MB = 1024 * 1024;
+const REPEATS = 3;
 
 async function rawSha256(path: string): Promise<void> {
   const hash = createHash('sha256');
@@ -84,17 +85,25 @@ export async function run(): Promise<BenchRow[]> {
     await rawSha256(src);
     const rawSeconds = await timed(() => rawSha256(src));
     const hashSeconds = await timed(() => hashFile(src));
-    const copySeconds = await plainCopy(src, join(root, 'copy.bin'));
-    rmSync(join(root, 'copy.bin'));
+    // Best of REPEATS for the one-to-one figures: the machine is shared, and noise only ever slows a run down.
+    let copySeconds = Infinity;
+    for (let i = 0; i < REPEATS; i++) {
+      copySeconds = Math.min(copySeconds, await plainCopy(src, join(root, 'copy.bin')));
+      rmSync(join(root, 'copy.bin'));
+    }
     const copyRate = FILE_SIZE / MB / copySeconds;
     const rows: BenchRow[] = [
       { name: 'hash 64 MiB into block hashes', value: FILE_SIZE / MB / hashSeconds, unit: 'MiB/s', reference: { name: 'raw node:crypto SHA-256', value: FILE_SIZE / MB / rawSeconds } },
-      { name: 'plain TCP copy of 64 MiB (read, loopback, write)', value: copyRate, unit: 'MiB/s' },
+      { name: 'plain TCP copy of 64 MiB (read, loopback, write; best of 3)', value: copyRate, unit: 'MiB/s' },
     ];
     for (const members of MEMBERS) {
-      const r = await swarm(root, src, members);
+      let r = await swarm(root, src, members);
+      for (let i = 1; members === 1 && i < REPEATS; i++) {
+        const again = await swarm(root, src, members);
+        if (again.seconds < r.seconds) r = again;
+      }
       if (members === 1) {
-        rows.push({ name: 'swarm 64 MiB to 1 member', value: FILE_SIZE / MB / r.seconds, unit: 'MiB/s', reference: { name: 'plain TCP copy', value: copyRate }, target: '>= 0.5x plain copy' });
+        rows.push({ name: 'swarm 64 MiB to 1 member (best of 3)', value: FILE_SIZE / MB / r.seconds, unit: 'MiB/s', reference: { name: 'plain TCP copy', value: copyRate }, target: '>= 0.5x plain copy' });
       }
       rows.push({ name: `swarm 64 MiB to ${members} member(s): all complete`, value: r.seconds, unit: 's', reference: { name: 'plain TCP copy', value: copySeconds } });
       rows.push({ name: `swarm 64 MiB to ${members} member(s): seeder upload`, value: r.seederUpload, unit: 'x file', ...(members === 10 ? { target: '<= 1.5x (naive send: 10x)' } : {}) });
