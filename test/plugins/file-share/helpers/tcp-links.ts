@@ -81,6 +81,11 @@ function makeLink(peerId: string, msg: Socket, blocks: Duplex): PeerLink {
       if (msg.destroyed) return;
       const head = Buffer.alloc(4);
       head.writeUInt32LE(message.length, 0);
+      // Messages of one tick leave in one write, as a chat session's record layer would batch them.
+      if (msg.writableCorked === 0) {
+        msg.cork();
+        process.nextTick(() => msg.uncork());
+      }
       msg.write(Buffer.concat([head, message]));
     },
     blocks,
