@@ -41,6 +41,11 @@ export interface PeerLink {
   readonly blocks: Duplex;
   /** Tears the link down (after a protocol violation). */
   close(): void;
+  /**
+   * Chats this link's peer shares with us. When set, files shared in or advertised
+   * from other chats are neither announced to nor served over this link. Unset: all.
+   */
+  readonly chats?: ReadonlySet<string>;
 }
 
 export interface FileShareEngineOptions {
@@ -131,6 +136,8 @@ interface FileEntry {
   have: Bitfield;
   /** What each peer holds, kept while not downloading too, so a download starts knowing its holders. */
   peerBits: Map<string, Bitfield>;
+  /** Chats the file was shared in or advertised from (empty: not scoped). */
+  chats: Set<string>;
   writer: BlockWriter | null;
   scheduler: DownloadScheduler | null;
   /** Read handle of a complete file, opened once on first use. */
@@ -182,6 +189,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.path = r.path;
       entry.partPath = r.partPath;
       entry.error = r.error;
+      for (const chat of this.#o.store.chatsOf(r.fileId)) entry.chats.add(chat);
       entry.have = r.state === 'done' ? Bitfield.full(n) : new Bitfield(n, r.bitmap);
       if (r.state === 'active') {
         entry.state = 'paused';
@@ -228,6 +236,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     link.blocks.on('close', onEnd);
     link.blocks.on('error', onEnd);
     for (const entry of this.#files.values()) {
+      if (!inScope(entry, link)) continue;
       if (entry.state === 'done') this.#send(peer, { type: MESSAGE_TYPES.ADVERTISE, advertisement: entry.advertisement });
       else if (entry.state === 'active') this.#send(peer, this.#bitfieldOf(entry, true));
     }
@@ -269,7 +278,8 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       return;
     }
     const entry = this.#files.get(msg.fileId.toString('hex'));
-    if (!entry) return;
+    // A peer outside the file's chats is not told of it, so it has no business asking.
+    if (!entry || !inScope(entry, peer.link)) return;
     const n = entry.have.size;
     switch (msg.type) {
       case MESSAGE_TYPES.BITFIELD: {
@@ -311,7 +321,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   // ---- the API ----
 
   /** Hashes a local file and offers it to every linked peer. */
-  async share(path: string, options: HashOptions = {}): Promise<FileInfo> {
+  async share(path: string, options: HashOptions & { chat?: string } = {}): Promise<FileInfo> {
     const hashed = await hashFile(path, options);
     const key = hashed.fileId.toString('hex');
     let entry = this.#files.get(key);
@@ -325,7 +335,11 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     }
     Object.assign(entry, { state: 'done', origin: 'local', path, partPath: null, have: Bitfield.full(entry.have.size), error: null });
     this.#persist(entry);
-    this.#broadcast({ type: MESSAGE_TYPES.ADVERTISE, advertisement: entry.advertisement });
+    if (options.chat !== undefined) {
+      entry.chats.add(options.chat);
+      this.#o.store.addChat(entry.id, options.chat);
+    }
+    this.#broadcast(entry, { type: MESSAGE_TYPES.ADVERTISE, advertisement: entry.advertisement });
     return this.#info(entry);
   }
 
@@ -377,7 +391,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     });
     entry.scheduler = scheduler;
     for (const [peerId, bits] of entry.peerBits) if (this.#peers.has(peerId)) scheduler.setPeerBits(peerId, bits);
-    this.#broadcast(this.#bitfieldOf(entry, true));
+    this.#broadcast(entry, this.#bitfieldOf(entry, true));
     if (entry.have.complete) await this.#complete(entry);
   }
 
@@ -402,7 +416,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (entry.origin === 'remote' && entry.state !== 'done') entry.path = null;
     Object.assign(entry, { state: 'cancelled', partPath: null, have: new Bitfield(entry.have.size) });
     this.#persist(entry);
-    this.#broadcast({ type: MESSAGE_TYPES.LEAVE, fileId: entry.id });
+    this.#broadcast(entry, { type: MESSAGE_TYPES.LEAVE, fileId: entry.id });
   }
 
   // ---- internals ----
@@ -411,7 +425,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     const n = blockCount(meta.size, meta.blockSize);
     const entry: FileEntry = {
       id, key: id.toString('hex'), meta, advertisement, state, origin, path: null, partPath: null,
-      have: state === 'done' ? Bitfield.full(n) : new Bitfield(n), peerBits: new Map(), writer: null, scheduler: null,
+      have: state === 'done' ? Bitfield.full(n) : new Bitfield(n), peerBits: new Map(), chats: new Set(), writer: null, scheduler: null,
       reader: null, finishing: false, error: null, lastProgress: 0, rateSince: Date.now(), rateBytes: 0, rate: 0,
     };
     this.#files.set(entry.key, entry);
@@ -460,9 +474,10 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (peer) this.#send(peer, msg);
   }
 
-  #broadcast(msg: FileShareMessage): void {
+  /** Sends to every linked peer in the file's chats. */
+  #broadcast(entry: FileEntry, msg: FileShareMessage): void {
     const bytes = encodeMessage(msg);
-    for (const peer of this.#peers.values()) if (!peer.closed) peer.link.sendMessage(bytes);
+    for (const peer of this.#peers.values()) if (!peer.closed && inScope(entry, peer.link)) peer.link.sendMessage(bytes);
   }
 
   #onAdvertise(peer: PeerEntry, advertisement: Buffer): void {
@@ -488,7 +503,9 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       }
       entry = this.#entry(id, meta, advertisement, 'advertised', 'remote');
       entry.peerBits.set(peer.link.peerId, full);
+      for (const chat of peer.link.chats ?? []) entry.chats.add(chat);
       this.#persist(entry);
+      for (const chat of entry.chats) this.#o.store.addChat(entry.id, chat);
       this.emit('advertised', this.#info(entry), peer.link.peerId);
       if (this.#o.autoDownload) this.download(key).catch((err: unknown) => this.#fail(entry!, err, true));
       return;
@@ -615,7 +632,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (entry.writer !== writer) return;
     this.stats.blocksVerified++;
     entry.rateBytes += data.length;
-    this.#broadcast({ type: MESSAGE_TYPES.HAVE, fileId: entry.id, block });
+    this.#broadcast(entry, { type: MESSAGE_TYPES.HAVE, fileId: entry.id, block });
     this.emit('block', { fileId: entry.key, block, peerId });
     if (entry.have.complete) await this.#complete(entry);
     else this.#progress(entry, false);
@@ -634,7 +651,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.state = 'done';
       entry.have = Bitfield.full(entry.have.size);
       this.#persist(entry);
-      this.#broadcast(this.#bitfieldOf(entry, false));
+      this.#broadcast(entry, this.#bitfieldOf(entry, false));
       this.#progress(entry, true);
       this.emit('complete', this.#info(entry));
     } catch (err) {
@@ -666,7 +683,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.have = new Bitfield(entry.have.size, this.#o.store.get(entry.id)?.bitmap ?? Buffer.alloc(0));
     }
     this.#persist(entry);
-    this.#broadcast({ type: MESSAGE_TYPES.LEAVE, fileId: entry.id });
+    this.#broadcast(entry, { type: MESSAGE_TYPES.LEAVE, fileId: entry.id });
     this.#progress(entry, true);
   }
 
@@ -709,6 +726,13 @@ function waitDrain(stream: Duplex): Promise<void> {
     stream.on('close', done);
     stream.on('error', done);
   });
+}
+
+/** True when the link's peer is in one of the file's chats, or either side is unscoped. */
+function inScope(entry: FileEntry, link: PeerLink): boolean {
+  if (!link.chats || entry.chats.size === 0) return true;
+  for (const chat of entry.chats) if (link.chats.has(chat)) return true;
+  return false;
 }
 
 async function closeReader(entry: FileEntry): Promise<void> {

@@ -55,11 +55,9 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
     await engine?.close();
   }
 
-  /** Hashes `path` and advertises it to the members of `chat` (today: every attached link). */
+  /** Hashes `path` and advertises it to the members of `chat` (links whose `chats` include it, and unscoped links). */
   async share(path: string, chat: string, options: HashOptions = {}): Promise<FileInfo> {
-    const info = await this.#need().share(path, options);
-    this.#store!.addChat(Buffer.from(info.fileId, 'hex'), chat);
-    return info;
+    return this.#need().share(path, { ...options, chat });
   }
 
   list(): FileInfo[] {

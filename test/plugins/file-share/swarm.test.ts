@@ -178,6 +178,40 @@ describe('file-share swarm over loopback TCP', function () {
     expect(sha(readFileSync(await completed(leecher.engine, info.fileId)))).to.equal(sha(data));
   });
 
+  it('a file shared in one chat is neither announced to nor served to members of another', async () => {
+    const { path, data } = source(6);
+    const seeder = await node('s');
+    const friend = await node('f', { autoDownload: true });
+    const stranger = await node('x', { autoDownload: true });
+    links.push(await linkEngines(seeder.engine, friend.engine, { chats: ['group:friends'] }));
+    links.push(await linkEngines(seeder.engine, stranger.engine, { chats: ['group:work'] }));
+    const info = await seeder.engine.share(path, { chat: 'group:friends' });
+    expect(sha(readFileSync(await completed(friend.engine, info.fileId)))).to.equal(sha(data));
+    expect(stranger.engine.list()).to.deep.equal([]);
+    // Knowing the ID is not enough: a request from outside the chat gets nothing.
+    const before = seeder.engine.stats.uploadedBytes;
+    const link = links[1]!;
+    const head = Buffer.alloc(4);
+    const request = Buffer.concat([Buffer.from([15]), Buffer.from(info.fileId, 'hex'), Buffer.alloc(4)]);
+    head.writeUInt32LE(request.length, 0);
+    // sockets: [msgA (seeder side), msgB (stranger side), ...]: write as the stranger.
+    // Then a malformed message on the same socket: once it is counted, the request before it was handled.
+    const junk = Buffer.from([1, 0, 0, 0, 99]);
+    link.sockets[1]!.write(Buffer.concat([head, request, junk]));
+    await new Promise<void>((resolve, reject) => {
+      const limit = setTimeout(() => reject(new Error('seeder never saw the messages')), 5_000);
+      const poll = setInterval(() => {
+        if (seeder.engine.stats.badMessages > 0) {
+          clearInterval(poll);
+          clearTimeout(limit);
+          setImmediate(resolve);
+        }
+      }, 10);
+    });
+    expect(seeder.engine.stats.uploadedBytes).to.equal(before);
+    expect(seeder.engine.stats.requestsServed).to.equal(6);
+  });
+
   it('pause stops requests, resume finishes, cancel removes the .part', async () => {
     const { path, data } = source(24, 'a.bin');
     const seeder = await node('s');

@@ -57,6 +57,8 @@ function readMessages(socket: Socket, onMessage: (m: Buffer) => void): void {
 /** Options of a link; `corruptBlocksFrom` makes one side's block data arrive damaged (a malicious member). */
 export interface LinkOptions {
   corruptBlocksFrom?: 'a' | 'b';
+  /** Chats the two nodes share (sets `PeerLink.chats` on both sides). */
+  chats?: string[];
 }
 
 /** A block stream that flips one byte in every data chunk its owner writes (headers and refusals pass). */
@@ -74,9 +76,10 @@ function corrupting(socket: Socket): Duplex {
   return wrapped;
 }
 
-function makeLink(peerId: string, msg: Socket, blocks: Duplex): PeerLink {
+function makeLink(peerId: string, msg: Socket, blocks: Duplex, chats?: string[]): PeerLink {
   return {
     peerId,
+    ...(chats ? { chats: new Set(chats) } : {}),
     sendMessage(message) {
       if (msg.destroyed) return;
       const head = Buffer.alloc(4);
@@ -107,8 +110,8 @@ export async function linkEngines(a: Linkable, b: Linkable, options: LinkOptions
   for (const s of sockets) s.on('close', closeAll);
   readMessages(msgA, (m) => void a.handleMessage(b.selfId, m));
   readMessages(msgB, (m) => void b.handleMessage(a.selfId, m));
-  a.addPeer(makeLink(b.selfId, msgA, options.corruptBlocksFrom === 'a' ? corrupting(blkA) : blkA));
-  b.addPeer(makeLink(a.selfId, msgB, options.corruptBlocksFrom === 'b' ? corrupting(blkB) : blkB));
+  a.addPeer(makeLink(b.selfId, msgA, options.corruptBlocksFrom === 'a' ? corrupting(blkA) : blkA, options.chats));
+  b.addPeer(makeLink(a.selfId, msgB, options.corruptBlocksFrom === 'b' ? corrupting(blkB) : blkB, options.chats));
   return { close: closeAll, sockets };
 }
 
