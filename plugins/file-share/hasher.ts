@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { HASH_ALGORITHM, MIN_BLOCK_SIZE } from './constants.js';
+import { HASH_ALGORITHM } from './constants.js';
 import { FILE_SHARE_ERRORS, FileShareError } from './errors.js';
 import { chooseBlockSize, encodeMetadata, fileIdOf, type FileMetadata } from './metadata.js';
 import { mimeTypeOf } from './mime.js';
