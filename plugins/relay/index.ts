@@ -32,6 +32,7 @@ import {
   MAX_NETWORKS_PER_REQUEST,
   RELAY_INFO_HASH,
 } from './constants.js';
+import { addRelayCommand } from './relay-command.js';
 import { RelayClient, type ReachabilityMode } from './relay-client.js';
 import { type Publisher, RelayService } from './relay-service.js';
 
@@ -40,6 +41,7 @@ export { RelayError } from './errors.js';
 export { RelayClient, type RelayClientOptions, type RelayClientStats, type ReachabilityMode } from './relay-client.js';
 export { RelayService, type RelayServiceOptions, type RelayServiceStats, type Publisher } from './relay-service.js';
 export { dialBack, type Reachability } from './reachability.js';
+export { runRelayNode, type RelayCommandIo } from './relay-command.js';
 export * from './wire.js';
 
 const PLUGIN_NAME = 'relay';
@@ -194,6 +196,8 @@ export default definePlugin<RelayPluginOptions>({
       await client.stop();
       await service.stop();
     });
+
+    api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addRelayCommand(cli));
 
     api.hooks.peerDiscovered.tap(PLUGIN_NAME, (networkId, endpoint) => {
       if (networkId.equals(RELAY_INFO_HASH)) client.addCandidate(endpoint);
