@@ -75,3 +75,8 @@ export const MAX_CANDIDATES = 64;
 export const MAX_ATTEMPTS_PER_ROUND = 8;
 /** Tunnels opened per received peer list. */
 export const MAX_TUNNELS_PER_PEER_LIST = 16;
+/** Relayed end points remembered (a direct dial to them is skipped), and for how long. */
+export const MAX_RELAYED_ENDPOINTS = 1024;
+export const RELAYED_ENDPOINT_TTL_MS = 10 * 60_000;
+/** Our `hooks.dial` tap runs before proxies and the direct TCP dial. */
+export const RELAYED_DIAL_STAGE = -100;

@@ -19,6 +19,10 @@ export class RelayError extends BitChatError {
     return new RelayError('ERR_RELAY_REFUSED', `the relay refused the request (status ${status})`);
   }
 
+  static noDirectRoute(host: string, port: number): RelayError {
+    return new RelayError('ERR_RELAY_NO_DIRECT_ROUTE', `${host}:${port} is reached through a relay, not directly`);
+  }
+
   static closed(): RelayError {
     return new RelayError('ERR_RELAY_CLOSED', 'the relay connection closed');
   }

@@ -31,7 +31,9 @@ import {
   DEFAULT_TUNNEL_BYTES_PER_SECOND,
   MAX_NETWORKS_PER_REQUEST,
   RELAY_INFO_HASH,
+  RELAYED_DIAL_STAGE,
 } from './constants.js';
+import { RelayError } from './errors.js';
 import { addRelayCommand } from './relay-command.js';
 import { RelayClient, type ReachabilityMode } from './relay-client.js';
 import { type Publisher, RelayService } from './relay-service.js';
@@ -195,6 +197,13 @@ export default definePlugin<RelayPluginOptions>({
       for (const off of unsubscribe.splice(0)) off();
       await client.stop();
       await service.stop();
+    });
+
+    // A peer a relay listed cannot be dialled directly: fail at once, so the connection
+    // layer uses the tunnel we opened (or opens one through a connected relay).
+    api.hooks.dial.tapPromise({ name: PLUGIN_NAME, stage: RELAYED_DIAL_STAGE }, async (request) => {
+      if (client.isRelayed(request.endpoint)) throw RelayError.noDirectRoute(request.endpoint.host, request.endpoint.port);
+      return undefined;
     });
 
     api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addRelayCommand(cli));

@@ -26,7 +26,9 @@ import {
   MAX_ATTEMPTS_PER_ROUND,
   MAX_CANDIDATES,
   MAX_NETWORKS_PER_REQUEST,
+  MAX_RELAYED_ENDPOINTS,
   MAX_TUNNELS_PER_PEER_LIST,
+  RELAYED_ENDPOINT_TTL_MS,
   RelayStatus,
   type RelayStatusValue,
 } from './constants.js';
@@ -110,6 +112,8 @@ export class RelayClient {
   private readonly candidates = new Map<string, Endpoint>();
   private readonly failedUntil = new Map<string, number>();
   private readonly held = new Map<string, HeldRelay>();
+  /** End points relays listed (they said they are unreachable), with when we stop believing it. */
+  private readonly relayedUntil = new Map<string, number>();
   private state: Reachability = 'unknown';
   private nextProbeAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -210,6 +214,7 @@ export class RelayClient {
     for (const endpoint of endpoints.slice(0, MAX_TUNNELS_PER_PEER_LIST)) {
       const key = endpointKey(endpoint);
       if (key === relayKey) continue;
+      this.markRelayed(key);
       const existing = this.c.connections.connections.find((c) => !c.closed && endpointKey(c.info.remote) === key);
       const link = existing ? Promise.resolve(existing) : this.c.connections.connectVia(endpoint, from);
       link.then(
@@ -223,6 +228,25 @@ export class RelayClient {
         },
       );
     }
+  }
+
+  /**
+   * Whether `endpoint` is a peer a relay listed lately: it told its relay it cannot be
+   * reached, so a direct dial would only wait for a timeout.
+   */
+  isRelayed(endpoint: Endpoint): boolean {
+    const key = endpointKey(endpoint);
+    const until = this.relayedUntil.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.relayedUntil.delete(key);
+    return false;
+  }
+
+  private markRelayed(key: string): void {
+    this.relayedUntil.delete(key);
+    if (this.relayedUntil.size >= MAX_RELAYED_ENDPOINTS) this.relayedUntil.delete(this.relayedUntil.keys().next().value as string);
+    this.relayedUntil.set(key, Date.now() + RELAYED_ENDPOINT_TTL_MS);
   }
 
   /** Run an upkeep round now (or right after the one under way). */

@@ -8,6 +8,7 @@ import { Transform } from 'node:stream';
 import { expect } from 'chai';
 import { channelName } from '../../../core/chat/network-id.js';
 import type { VirtualChannel } from '../../../core/connection/channel.js';
+import type { Connection } from '../../../core/connection/connection.js';
 import { endpointKey } from '../../../core/connection/endpoint.js';
 import { SecureChannel, SC_ERROR } from '../../../core/secure-channel/index.js';
 import { waitFor } from '../../compliance/discovery.js';
@@ -101,6 +102,38 @@ describe('plugins/relay in process', function () {
     expect(relay.relay.service.stats.peerListsSent).to.be.greaterThan(0);
     client.destroy();
     server.destroy();
+  });
+
+  it('dials a relayed peer through the relay, never directly, also after the tunnel closed', async () => {
+    const relay = await net.node('relay');
+    const member = await net.node('member');
+    const nat = await net.node('nat', { maxRelays: 1 });
+    const networkId = randomBytes(20);
+    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
+    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
+    await relayed(nat);
+    await reachThroughRelay(member, nat, relay, networkId);
+    // Runs after the relay's tap and before core's direct TCP dial: counts direct attempts.
+    let directAttempts = 0;
+    member.kernel.hooks.dial.tapPromise({ name: 'test-counter', stage: 500 }, async (request) => {
+      if (endpointKey(request.endpoint) === endpointKey(nat.endpoint)) directAttempts++;
+      return undefined;
+    });
+    const first = await member.kernel.connections.connect(nat.endpoint);
+    expect(first.virtual).to.equal(true);
+    first.close();
+    await waitFor(() => !member.kernel.connections.connections.some((c) => c.peerId.equals(nat.kernel.connections.peerId)), 'the tunnel to close');
+    // The old tunnel's channel name (the target's EPN) is free once its close handshake is
+    // done on the relay link; until then a new tunnel is refused (ERR_CHANNEL_EXISTS), so retry.
+    let again: Connection | undefined;
+    await waitFor(async () => {
+      again = await member.kernel.connections.connect(nat.endpoint).catch(() => undefined);
+      return again !== undefined;
+    }, 'a new tunnel through the relay');
+    expect(again!.virtual).to.equal(true);
+    expect(again!.peerId.equals(nat.kernel.connections.peerId)).to.equal(true);
+    expect(directAttempts).to.equal(0);
+    expect(relay.relay.service.stats.tunnelsRelayed).to.be.greaterThanOrEqual(2);
   });
 
   it('drops a client\'s records when it leaves, and refuses registrations over its caps', async () => {
