@@ -14,6 +14,7 @@ import { createLogger } from '../../../core/logger.js';
 import { RelayStatus } from '../../../plugins/relay/constants.js';
 import { encodeRelayRequest } from '../../../plugins/relay/wire.js';
 import { waitFor } from '../../compliance/discovery.js';
+import { startLocalTracker } from '../../helpers/local-tracker.js';
 import { RelayTestNet, type TestNode } from './testnet.js';
 
 /** A bare connection layer that records relay answers (signal 12). */
@@ -93,6 +94,30 @@ describe('plugins/relay service and client edges', function () {
     expect(await ask(a, relay, register(randomBytes(20)))).to.equal(RelayStatus.OK);
     expect(await ask(b, relay, register(randomBytes(20)))).to.equal(RelayStatus.LIMIT);
     expect(relay.relay.service.stats.clients).to.equal(1);
+  });
+
+  it('announces relayed networks with its own port on its own trackers (a client names none)', async () => {
+    const tracker = await startLocalTracker();
+    try {
+      const trackers = { trackers: { announce: [tracker.httpUrl], allowPrivateAddresses: true } };
+      const relay = await net.node('relay', {}, trackers);
+      const nat = await net.node('nat', { maxRelays: 1 });
+      const member = await net.node('member', {}, trackers);
+      const networkId = randomBytes(20);
+      await nat.kernel.hooks.announce.promise({ networkId, port: 1 });
+      await waitFor(() => relay.relay.service.stats.networks === 1, 'the relay to record the network');
+      // The relay's own trackers service carries the announce (with the relay's port).
+      await waitFor(() => relay.kernel.resolve('trackers').stats.responses >= 1, 'the relay to announce on its tracker');
+      await member.kernel.hooks.announce.promise({ networkId, port: member.endpoint.port });
+      await waitFor(
+        () => member.seen.some((s) => s.source === 'trackers' && s.networkId.equals(networkId) && s.endpoint.port === relay.endpoint.port),
+        'the member to find the relay on the tracker',
+        10_000,
+      );
+    } finally {
+      await net.stop();
+      await tracker.close();
+    }
   });
 
   it('holds the tunnel cap: with maxTunnels 0 no tunnel to a client is spliced', async () => {

@@ -52,7 +52,7 @@ export class RelayTestNet {
     this.dht = await startLocalDht(3);
   }
 
-  async node(kind: 'relay' | 'nat' | 'member', relayOptions: Record<string, unknown> = {}): Promise<TestNode> {
+  async node(kind: 'relay' | 'nat' | 'member', relayOptions: Record<string, unknown> = {}, otherPlugins: Record<string, unknown> = {}): Promise<TestNode> {
     const dir = makeTempDir('bitchat-relay-');
     this.dirs.push(dir);
     const relay =
@@ -62,6 +62,7 @@ export class RelayTestNet {
       plugins: {
         dht: { host: '127.0.0.1', bootstrap: this.dht.bootstrap, allowPrivateAddresses: true, persistRoutingTable: false, fastAnnounceIntervalSeconds: 1 },
         relay,
+        ...otherPlugins,
       },
     });
     const kernel = await createTestKernel(config);
@@ -75,7 +76,9 @@ export class RelayTestNet {
 
   async stop(): Promise<void> {
     for (const n of this.nodes.splice(0)) await n.kernel.stop().catch(() => undefined);
-    await this.dht?.close();
+    const dht = this.dht;
+    this.dht = undefined as unknown as LocalDht;
+    await dht?.close();
     for (const d of this.dirs.splice(0)) d.cleanup();
   }
 }
