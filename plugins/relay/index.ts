@@ -13,6 +13,7 @@
  */
 import type { Signal as SignalTable } from '../../core/connection/constants.js';
 import { Signal } from '../../core/connection/constants.js';
+import { networkPolicyOf } from '../../core/network-policy.js';
 import { definePlugin, type JsonSchema } from '../../core/plugin.js';
 import type { Endpoint } from '../../core/types.js';
 import {
@@ -188,9 +189,11 @@ export default definePlugin<RelayPluginOptions>({
       on(Signal.STOP_TCP_RELAY, (frame, from) => service.onStop(frame, from));
       on(Signal.TCP_RELAY_RESPONSE_SUCCESS, (frame, from) => client.onResponse(frame, from));
       on(Signal.TCP_RELAY_RESPONSE_PEER_LIST, (frame, from) => client.onPeerList(frame, from));
-      service.start();
-      if (clientOn) client.start();
-      log.info({ serve: options.serve, client: clientOn }, 'relay plugin started');
+      const behindProxy = networkPolicyOf(api).mode !== 'direct';
+      if (behindProxy && options.serve) log.warn('outbound connections go through a proxy: not serving as a relay (spec §8)');
+      service.start(behindProxy);
+      if (clientOn) client.start(behindProxy);
+      log.info({ serve: service.isServing, client: clientOn }, 'relay plugin started');
     });
 
     api.hooks.stop.tapPromise(PLUGIN_NAME, async () => {

@@ -116,6 +116,7 @@ export class RelayClient {
   private readonly relayedUntil = new Map<string, number>();
   private state: Reachability = 'unknown';
   private nextProbeAt = 0;
+  private probe = false;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private busy: Promise<void> | undefined;
@@ -141,9 +142,12 @@ export class RelayClient {
     return [...this.held.values()].map((r) => ({ ...r.endpoint }));
   }
 
-  start(): void {
+  /** `behindProxy`: no external end point (spec §8), so unreachable without asking. */
+  start(behindProxy = false): void {
     if (this.running) return;
     this.running = true;
+    if (behindProxy) this.state = 'unreachable';
+    this.probe = this.options.reachability === 'auto' && !behindProxy;
     this.kick();
   }
 
@@ -275,7 +279,7 @@ export class RelayClient {
     try {
       // A DHT lookup can wait seconds on dead nodes: run it beside the round, one at a time;
       // what it finds arrives through addCandidate, which starts another round.
-      if (this.c.lookupRelays && !this.lookingUp && (this.state !== 'reachable' || this.options.reachability === 'auto')) {
+      if (this.c.lookupRelays && !this.lookingUp && (this.state !== 'reachable' || this.probe)) {
         this.lookingUp = this.c
           .lookupRelays()
           .catch(() => undefined)
@@ -283,7 +287,7 @@ export class RelayClient {
             this.lookingUp = undefined;
           });
       }
-      if (this.options.reachability === 'auto' && Date.now() >= this.nextProbeAt) await this.checkReachability();
+      if (this.probe && Date.now() >= this.nextProbeAt) await this.checkReachability();
       if (!this.running) return;
       if (this.state === 'unreachable') await this.fillRelays();
       else if (this.state === 'reachable') this.releaseRelays();

@@ -106,6 +106,10 @@ export class RelayService {
   private readonly lastProbe = new WeakMap<Connection, number>();
   private readonly unsubscribe: Array<() => void> = [];
   private running = false;
+  /** `serve`, unless the node's network policy rules serving out (behind a proxy). */
+  private serving = false;
+  /** Dial-backs open raw TCP sockets: only where direct TCP is allowed. */
+  private probing = false;
 
   constructor(options: RelayServiceOptions, components: RelayServiceComponents) {
     this.options = options;
@@ -123,14 +127,25 @@ export class RelayService {
     return [...this.clients.keys()];
   }
 
-  start(): void {
+  /** Whether this node serves as a relay right now. */
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  /**
+   * `behindProxy`: the node's outbound TCP goes through a proxy (spec §8): it has no
+   * external end point to offer, so it does not serve, and it cannot dial back directly.
+   */
+  start(behindProxy = false): void {
     if (this.running) return;
     this.running = true;
+    this.serving = this.options.serve && !behindProxy;
+    this.probing = this.options.answerProbes && !behindProxy;
     const { connections } = this.c;
     const onDisconnection = (connection: Connection): void => this.dropClient(connection);
     connections.on('disconnection', onDisconnection);
     this.unsubscribe.push(() => connections.off('disconnection', onDisconnection));
-    if (this.options.serve) {
+    if (this.serving) {
       this.unsubscribe.push(connections.onChannel((request) => this.onChannel(request)));
       this.unsubscribe.push(connections.setTunnelPolicy((near, far) => this.tunnelPolicy(near, far)));
       this.publish(RELAY_INFO_HASH);
@@ -142,7 +157,8 @@ export class RelayService {
     this.running = false;
     for (const off of this.unsubscribe.splice(0)) off();
     const withdrawals: Promise<void>[] = [];
-    if (this.options.serve) withdrawals.push(...this.withdrawAll(RELAY_INFO_HASH));
+    if (this.serving) withdrawals.push(...this.withdrawAll(RELAY_INFO_HASH));
+    this.serving = false;
     for (const record of this.records.values()) withdrawals.push(...this.withdrawAll(record.networkId));
     this.records.clear();
     this.clients.clear();
@@ -166,7 +182,7 @@ export class RelayService {
       void this.onProbe(frame.name, from);
       return;
     }
-    if (!this.options.serve) return this.answer(from, frame.name, RelayStatus.NOT_SERVING);
+    if (!this.serving) return this.answer(from, frame.name, RelayStatus.NOT_SERVING);
     // A tunnel's far end would be another relay's client: relays serve real links only.
     if (from.virtual) return this.answer(from, frame.name, RelayStatus.REFUSED);
     this.answer(from, frame.name, this.register(from, request.networkIds));
@@ -319,7 +335,7 @@ export class RelayService {
   }
 
   private async onProbe(requestId: Buffer, from: Connection): Promise<void> {
-    if (!this.options.answerProbes || from.virtual) return this.answer(from, requestId, RelayStatus.REFUSED);
+    if (!this.probing || from.virtual) return this.answer(from, requestId, RelayStatus.REFUSED);
     const now = Date.now();
     const last = this.lastProbe.get(from);
     if (last !== undefined && now - last < this.options.probeMinIntervalMs) {

@@ -11,6 +11,8 @@ import { Signal } from '../../../core/connection/constants.js';
 import type { Frame } from '../../../core/connection/frame.js';
 import { createHooks } from '../../../core/hooks.js';
 import { createLogger } from '../../../core/logger.js';
+import { OPEN_NETWORK_POLICY } from '../../../core/network-policy.js';
+import { definePlugin } from '../../../core/plugin.js';
 import { RelayStatus } from '../../../plugins/relay/constants.js';
 import { encodeRelayRequest } from '../../../plugins/relay/wire.js';
 import { waitFor } from '../../compliance/discovery.js';
@@ -118,6 +120,28 @@ describe('plugins/relay service and client edges', function () {
       await net.stop();
       await tracker.close();
     }
+  });
+
+  it('behind a proxy: does not serve, answers no probe, and counts itself unreachable without asking', async () => {
+    const relay = await net.node('relay');
+    // What proxy-socks registers: outbound TCP only through the proxy.
+    const proxied = definePlugin({
+      name: 'test-proxy-policy',
+      version: '0.0.0',
+      apply(api) {
+        api.register('networkPolicy', { ...OPEN_NETWORK_POLICY, mode: 'proxy', allowDirectTcp: false });
+      },
+    });
+    const node = await net.node('relay', { client: true, relays: [`127.0.0.1:${relay.endpoint.port}`], maxRelays: 1 }, {}, [{ definition: proxied }]);
+    expect(node.relay.service.isServing).to.equal(false);
+    expect(node.relay.client!.reachability).to.equal('unreachable');
+    await node.kernel.hooks.announce.promise({ networkId: randomBytes(20), port: 1 });
+    await waitFor(() => node.relay.client!.relays().length === 1, 'the proxied node to take a relay');
+    expect(node.relay.client!.stats.probesSent).to.equal(0);
+    const peer = await rawPeer();
+    managers.push(peer.manager);
+    expect(await ask(peer, node, register(randomBytes(20)))).to.equal(RelayStatus.NOT_SERVING);
+    expect(await ask(peer, node, () => Buffer.of(2))).to.equal(RelayStatus.REFUSED);
   });
 
   it('holds the tunnel cap: with maxTunnels 0 no tunnel to a client is spliced', async () => {

@@ -12,6 +12,7 @@ import type { Kernel } from '../../../core/kernel.js';
 import type { VirtualChannel } from '../../../core/connection/channel.js';
 import type { Endpoint, NetworkId } from '../../../core/types.js';
 import type { RelayPlugin } from '../../../plugins/relay/index.js';
+import type { InlinePlugin } from '../../../core/plugin-loader.js';
 import { createTestKernel, testConfig } from '../../helpers/kernel.js';
 import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
@@ -52,7 +53,7 @@ export class RelayTestNet {
     this.dht = await startLocalDht(3);
   }
 
-  async node(kind: 'relay' | 'nat' | 'member', relayOptions: Record<string, unknown> = {}, otherPlugins: Record<string, unknown> = {}): Promise<TestNode> {
+  async node(kind: 'relay' | 'nat' | 'member', relayOptions: Record<string, unknown> = {}, otherPlugins: Record<string, unknown> = {}, inline: InlinePlugin[] = []): Promise<TestNode> {
     const dir = makeTempDir('bitchat-relay-');
     this.dirs.push(dir);
     const relay =
@@ -65,7 +66,7 @@ export class RelayTestNet {
         ...otherPlugins,
       },
     });
-    const kernel = await createTestKernel(config);
+    const kernel = await createTestKernel(config, inline);
     const seen: Peered[] = [];
     kernel.hooks.peerDiscovered.tap('test', (networkId, endpoint, source) => seen.push({ networkId, endpoint, source }));
     await kernel.start();
