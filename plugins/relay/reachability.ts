@@ -13,11 +13,15 @@ import type { Endpoint, PeerId } from '../../core/types.js';
 
 export type Reachability = 'unknown' | 'reachable' | 'unreachable';
 
-/** Dial `remote` and check that the node there has peer ID `peerId`. Never throws. */
-export async function dialBack(remote: Endpoint, peerId: PeerId, timeoutMs: number): Promise<boolean> {
-  if (!(remote.port > 0)) return false;
+/** Dial `remote` and check that the node there has peer ID `peerId`. Never throws; `signal` aborts (node stops). */
+export async function dialBack(remote: Endpoint, peerId: PeerId, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  if (!(remote.port > 0) || signal?.aborted) return false;
   let socket: Socket | undefined;
   const timer = setTimeout(() => socket?.destroy(), timeoutMs);
+  const abort = (): void => {
+    socket?.destroy();
+  };
+  signal?.addEventListener('abort', abort, { once: true });
   try {
     socket = connect({ host: remote.host, port: remote.port, noDelay: true });
     socket.on('error', () => undefined);
@@ -31,6 +35,7 @@ export async function dialBack(remote: Endpoint, peerId: PeerId, timeoutMs: numb
     return false;
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', abort);
     socket?.destroy();
   }
 }

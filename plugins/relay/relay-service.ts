@@ -106,6 +106,8 @@ export class RelayService {
   private readonly lastProbe = new WeakMap<Connection, number>();
   private readonly unsubscribe: Array<() => void> = [];
   private running = false;
+  /** Aborts dial-backs under way when the node stops. */
+  private probes = new AbortController();
   /** `serve`, unless the node's network policy rules serving out (behind a proxy). */
   private serving = false;
   /** Dial-backs open raw TCP sockets: only where direct TCP is allowed. */
@@ -139,6 +141,7 @@ export class RelayService {
   start(behindProxy = false): void {
     if (this.running) return;
     this.running = true;
+    this.probes = new AbortController();
     this.serving = this.options.serve && !behindProxy;
     this.probing = this.options.answerProbes && !behindProxy;
     const { connections } = this.c;
@@ -155,6 +158,7 @@ export class RelayService {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.probes.abort();
     for (const off of this.unsubscribe.splice(0)) off();
     const withdrawals: Promise<void>[] = [];
     if (this.serving) withdrawals.push(...this.withdrawAll(RELAY_INFO_HASH));
@@ -344,7 +348,7 @@ export class RelayService {
     }
     this.lastProbe.set(from, now);
     this.stats.probesAnswered++;
-    const ok = await dialBack(from.info.remote, from.peerId, this.options.probeDialTimeoutMs);
+    const ok = await dialBack(from.info.remote, from.peerId, this.options.probeDialTimeoutMs, this.probes.signal);
     if (ok) this.stats.probesReachable++;
     if (this.running) this.answer(from, requestId, ok ? RelayStatus.REACHABLE : RelayStatus.UNREACHABLE);
   }
