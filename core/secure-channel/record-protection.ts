@@ -39,6 +39,12 @@ const GCM_IV_BYTES = 12;
 const CBC_IV_BYTES = 16;
 const MAC_BYTES = 32;
 const TWO_32 = 2 ** 32;
+/**
+ * Payloads up to this size are copied with their inner type byte into one scratch buffer
+ * and encrypted with one cipher call (a native call and an output buffer saved per record;
+ * what matters for small messages).
+ */
+const JOIN_PAYLOAD_BELOW = 4096;
 /** Never let a sequence number approach 2^64 (or lose precision in a JS number). */
 const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
@@ -177,6 +183,17 @@ abstract class RecordKeys {
 export class RecordSealer extends RecordKeys {
   /** Byte i holds i: the inner type as a one-byte input, without an allocation per record. */
   private readonly typeBytes = Buffer.from([0, 1, 2, 3, 4, 5, 6, 7]);
+  /** `payload ‖ innerType` of a small record; the cipher reads it synchronously, so it is reused. */
+  private readonly smallScratch = Buffer.allocUnsafe(JOIN_PAYLOAD_BELOW + 1);
+
+  /** The cipher inputs: the pieces then the type byte, or both joined when small. */
+  private inputs(innerType: number, pieces: readonly Buffer[], n: number): readonly Buffer[] {
+    if (n >= JOIN_PAYLOAD_BELOW) return [...pieces, this.typeBytes.subarray(innerType, innerType + 1)];
+    let off = 0;
+    for (const p of pieces) off += p.copy(this.smallScratch, off);
+    this.smallScratch[off] = innerType;
+    return [this.smallScratch.subarray(0, off + 1)];
+  }
 
   /**
    * Protects `concat(pieces) ‖ innerType` and returns the wire record as pieces (header
@@ -187,14 +204,13 @@ export class RecordSealer extends RecordKeys {
     for (const p of pieces) n += p.length;
     const seq = this.nextSeq();
     this.bytesThisKey += n;
-    const typeByte = this.typeBytes.subarray(innerType, innerType + 1);
+    const inputs = this.inputs(innerType, pieces, n);
     if (this.cipher === 'aes-256-gcm') {
       const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, 1 + n + GCM_TAG_BYTES);
       const c = createCipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
       c.setAAD(header);
       const out = [header];
-      for (const p of pieces) if (p.length > 0) out.push(c.update(p));
-      out.push(c.update(typeByte));
+      for (const p of inputs) if (p.length > 0) out.push(c.update(p));
       c.final();
       out.push(c.getAuthTag());
       return out;
@@ -212,8 +228,7 @@ export class RecordSealer extends RecordKeys {
       hmac.update(ct);
       out.push(ct);
     };
-    for (const p of pieces) if (p.length > 0) add(c.update(p));
-    add(c.update(typeByte));
+    for (const p of inputs) if (p.length > 0) add(c.update(p));
     add(c.final());
     out.push(hmac.digest());
     return out;
