@@ -255,10 +255,14 @@ export class RecordOpener extends RecordKeys {
       const d = createDecipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
       d.setAAD(header);
       d.setAuthTag(sliceParts(parts, ctLength, GCM_TAG_BYTES));
-      forEachRange(parts, 0, ctLength, (ct) => {
-        const pt = d.update(ct);
-        if (pt.length > 0) plain.push(pt);
-      });
+      if (parts.length === 1) {
+        plain.push(d.update(parts[0]!.subarray(0, ctLength)));
+      } else {
+        forEachRange(parts, 0, ctLength, (ct) => {
+          const pt = d.update(ct);
+          if (pt.length > 0) plain.push(pt);
+        });
+      }
       try {
         d.final();
       } catch {
