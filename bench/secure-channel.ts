@@ -14,7 +14,7 @@
  *
  * Run: `node --import tsx bench/secure-channel.ts`.
  */
-import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, createCipheriv, createDecipheriv, createHmac, createPrivateKey, randomBytes, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -111,6 +111,66 @@ function tlsOptions() {
       checkServerIdentity: () => undefined,
     },
   };
+}
+
+/** Plain TCP, no protection: the floor under every round trip. */
+const tcpPairMaker: PairMaker = async () => {
+  let accepted!: (s: Socket) => void;
+  const acceptedP = new Promise<Socket>((r) => (accepted = r));
+  const { server, port } = await tcpServer((s) => {
+    s.setNoDelay(true);
+    accepted(s);
+  });
+  const a = connect(port, '127.0.0.1');
+  a.setNoDelay(true);
+  await once(a, 'connect');
+  const b = await acceptedP;
+  return {
+    a,
+    b,
+    close: () => {
+      a.destroy();
+      b.destroy();
+      server.close();
+    },
+  };
+};
+
+/** µs for one 200-byte GCM record sealed and opened with node:crypto alone (one direction's crypto floor). */
+function smallRecordCrypto(): number {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const payload = randomBytes(201);
+  const header = Buffer.from([0x17, 0, 217]);
+  const rounds = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    const c = createCipheriv('aes-256-gcm', key, iv).setAAD(header);
+    const ct = c.update(payload);
+    c.final();
+    const d = createDecipheriv('aes-256-gcm', key, iv).setAAD(header);
+    d.setAuthTag(c.getAuthTag());
+    d.update(ct);
+    d.final();
+  }
+  return ((performance.now() - t0) * 1000) / rounds;
+}
+
+/** ms for one RSA-4096 signature and for two at once: shows whether a second core is free for the handshake's concurrent signatures. */
+async function signatureTimes(): Promise<{ one: number; two: number }> {
+  const key = createPrivateKey(ALICE.key);
+  const once1 = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      sign('sha256', Buffer.alloc(64), { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, (err) => (err ? reject(err) : resolve()));
+    });
+  await once1();
+  const rounds = 10;
+  let t0 = performance.now();
+  for (let i = 0; i < rounds; i++) await once1();
+  const one = (performance.now() - t0) / rounds;
+  t0 = performance.now();
+  for (let i = 0; i < rounds; i++) await Promise.all([once1(), once1()]);
+  return { one, two: (performance.now() - t0) / rounds };
 }
 
 const tlsPairMaker: PairMaker = async () => {
@@ -472,7 +532,14 @@ export async function run(): Promise<BenchRow[]> {
       ),
     );
   }
-  const [tlsRtt, ourRtt] = await trials([() => roundTrip(tlsPairMaker), () => roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM'))]);
+  const [tcpRtt, tlsRtt, ourRtt, cryptoFloor] = await trials([
+    () => roundTrip(tcpPairMaker),
+    () => roundTrip(tlsPairMaker),
+    () => roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM')),
+    smallRecordCrypto,
+  ]);
+  rows.push(row({ name: 'round trip 200 B, plain TCP (floor)', value: median(tcpRtt!), unit: 'µs' }, tcpRtt));
+  rows.push(row({ name: 'createCipheriv+createDecipheriv seal+open of a 200 B GCM record', value: median(cryptoFloor!), unit: 'µs' }, cryptoFloor));
   rows.push(row({ name: 'round trip 200 B, TLS 1.3', value: median(tlsRtt!), unit: 'µs' }, tlsRtt));
   rows.push(
     row(
@@ -487,6 +554,9 @@ export async function run(): Promise<BenchRow[]> {
     ),
   );
 
+  const sig = await signatureTimes();
+  rows.push({ name: 'RSA-4096 signature, one alone', value: sig.one, unit: 'ms' });
+  rows.push({ name: 'RSA-4096 signatures, two at once (as in our handshake)', value: sig.two, unit: 'ms', reference: { name: 'one alone', value: sig.one } });
   const [tlsHs, ...oursHs] = await handshakes([tlsHandshakeServer, ...DEFAULT_SUITES.map((suite) => () => ourHandshakeServer(suite))]);
   rows.push({ name: 'handshake median, TLS 1.3 mutual RSA-4096', value: tlsHs!.median, unit: 'ms' });
   rows.push({ name: 'handshake p99, TLS 1.3 mutual RSA-4096', value: tlsHs!.p99, unit: 'ms' });
