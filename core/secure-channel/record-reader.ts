@@ -58,6 +58,14 @@ export class RecordReader {
     const header = first.length >= RECORD_HEADER_BYTES ? first.subarray(0, RECORD_HEADER_BYTES) : this.gatherHeader();
     const { type, length } = decodeRecordHeader(header);
     if (this.buffered < RECORD_HEADER_BYTES + length) return null;
+    const end = RECORD_HEADER_BYTES + length;
+    if (first.length >= end) {
+      // The common case for small records: a view of the one chunk that holds it.
+      this.buffered -= end;
+      if (first.length === end) this.dropHead();
+      else this.chunks[this.head] = first.subarray(end);
+      return { type, header, parts: [first.subarray(RECORD_HEADER_BYTES, end)], length };
+    }
     this.skip(RECORD_HEADER_BYTES);
     return { type, header, parts: this.takeParts(length), length };
   }
