@@ -15,7 +15,6 @@ import type { MeshStatus } from '../chat/mesh.js';
 import { ChatMessageTypes } from '../chat/message-types.js';
 import type { ConnectionManager } from '../connection/index.js';
 import type { KernelHooks } from '../hooks.js';
-import { safetyNumber } from '../identity/fingerprint.js';
 import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
@@ -178,8 +177,8 @@ export class ChatNode extends EventEmitter {
     const online = new Set(this.service.isOnlineSafe(chatId) ? this.service.onlineMembers(chatId) : []);
     const all = new Set([...this.store.members(chatId), ...online]);
     return [...all].sort().map((identity) => {
-      const key = this.transport.peerKey(identity);
-      return { identity, online: online.has(identity), ...(key ? { safetyNumber: safetyNumber(key, identity) } : {}) };
+      const digits = this.transport.peerSafetyNumber(identity);
+      return { identity, online: online.has(identity), ...(digits !== undefined ? { safetyNumber: digits } : {}) };
     });
   }
 

@@ -17,6 +17,7 @@ import { channelName } from '../chat/network-id.js';
 import type { ChannelRequest, Connection, ConnectionManager } from '../connection/index.js';
 import { ConnectionErrorCode } from '../connection/errors.js';
 import type { KernelHooks } from '../hooks.js';
+import { safetyNumber } from '../identity/fingerprint.js';
 import { SecureChannel, verifyPeerWithHook } from '../secure-channel/index.js';
 import type { Endpoint } from '../types.js';
 import { ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
@@ -74,7 +75,7 @@ export class ChatTransport {
   private readonly busy = new Map<string, SecureChatSession | 'pending'>();
   /** `chatId` → end points being dialed. */
   private readonly dialing = new Map<number, Set<string>>();
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, { key: KeyObject; fingerprint: Buffer; safetyNumber?: string }>();
   private readonly networkIds = new Map<number, Buffer>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
@@ -85,9 +86,12 @@ export class ChatTransport {
     this.unsubscribe = options.connections.onChannel((request) => this.onChannel(request));
   }
 
-  /** The public key a peer identity last showed (for safety numbers). */
-  peerKey(identity: string): KeyObject | undefined {
-    return this.keys.get(identity);
+  /** The safety number of the key a peer identity last showed (computed once per key). */
+  peerSafetyNumber(identity: string): string | undefined {
+    const k = this.keys.get(identity);
+    if (!k) return undefined;
+    k.safetyNumber ??= safetyNumber(k.key, identity);
+    return k.safetyNumber;
   }
 
   /** Connects to `endpoint` for `chatId` unless a session with that node exists; `fromMesh` reports failures to the mesh's back-off. */
@@ -125,10 +129,11 @@ export class ChatTransport {
   }
 
   private async connectTo(chatId: number, endpoint: Endpoint): Promise<void> {
-    const connection = await this.o.connections.connect(endpoint);
-    const key = `${connection.peerId.toString('hex')}|${chatId}`;
+    let connection = await this.o.connections.connect(endpoint);
+    const peerId = connection.peerId;
+    const key = `${peerId.toString('hex')}|${chatId}`;
     const deferMs = this.o.deferMs ?? DEFER_MS;
-    const higher = Buffer.compare(this.o.connections.peerId, connection.peerId) > 0;
+    const higher = Buffer.compare(this.o.connections.peerId, peerId) > 0;
     for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
       if (this.busy.has(key)) return;
       if (higher || attempt > 0) {
@@ -138,9 +143,14 @@ export class ChatTransport {
           return;
         }
       }
-      if (this.stopped || connection.closed || !this.o.chat.isOnlineSafe(chatId)) return;
+      if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return;
+      if (connection.closed) {
+        // Both nodes dialed each other and the duplicate rule kept the other link: use it.
+        connection = this.o.connections.getConnection(peerId) ?? (await this.o.connections.connect(endpoint));
+        if (this.busy.has(key)) return;
+      }
       this.busy.set(key, 'pending');
-      const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, connection.peerId);
+      const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, peerId);
       let channel;
       try {
         channel = await this.o.connections.openChannel(connection, name);
@@ -150,11 +160,18 @@ export class ChatTransport {
           this.stats.collisions++;
           continue;
         }
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
         throw err;
       }
       this.stats.channelsOpened++;
-      await this.secure(chatId, key, connection, () => SecureChannel.connect(channel, this.channelOptions(chatId)));
-      return;
+      const opened = channel;
+      try {
+        await this.secure(chatId, key, connection, () => SecureChannel.connect(opened, this.channelOptions(chatId)));
+        return;
+      } catch (err) {
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
+        throw err;
+      }
     }
   }
 
@@ -236,7 +253,9 @@ export class ChatTransport {
       const oldest = this.keys.keys().next().value;
       if (oldest !== undefined) this.keys.delete(oldest);
     }
-    this.keys.set(session.peerIdentity, session.certificate.publicKey);
+    const known = this.keys.get(session.peerIdentity);
+    if (known?.fingerprint.equals(session.peerFingerprint)) return;
+    this.keys.set(session.peerIdentity, { key: session.certificate.publicKey, fingerprint: session.peerFingerprint });
   }
 
   private sleep(ms: number): Promise<void> {

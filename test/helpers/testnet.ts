@@ -42,6 +42,12 @@ export class Rendezvous {
   readonly stats = { announces: 0, reports: 0 };
   private readonly nets = new Map<string, Map<string, Announced>>();
   private seq = 0;
+  private readonly maxReports: number;
+
+  /** `maxReports`: at most this many earlier announcers are reported (the newest), so the rest must come from peer exchange. */
+  constructor(options: { maxReports?: number } = {}) {
+    this.maxReports = options.maxReports ?? Infinity;
+  }
 
   plugin(): InlinePlugin {
     const node = `node-${this.seq++}`;
@@ -56,8 +62,8 @@ export class Rendezvous {
             let net = this.nets.get(key);
             if (!net) this.nets.set(key, (net = new Map()));
             net.set(node, { api, port });
-            for (const [other, a] of net) {
-              if (other === node) continue;
+            const earlier = [...net].filter(([other]) => other !== node).slice(-this.maxReports);
+            for (const [, a] of earlier) {
               this.stats.reports++;
               api.reportPeer(networkId, { host: '127.0.0.1', port: a.port }, 'test-rendezvous');
             }
@@ -86,12 +92,16 @@ export interface TestPeer {
 
 export class Testnet {
   readonly peers: TestPeer[] = [];
-  readonly rendezvous = new Rendezvous();
+  readonly rendezvous: Rendezvous;
   private readonly dirs: Array<{ cleanup(): void }> = [];
 
+  constructor(rendezvous: Rendezvous = new Rendezvous()) {
+    this.rendezvous = rendezvous;
+  }
+
   /** Starts `n` kernels with profiles `peer<i>@test.local` (or the given e-mails). */
-  static async start(n: number, emails?: string[]): Promise<Testnet> {
-    const net = new Testnet();
+  static async start(n: number, emails?: string[], rendezvous?: Rendezvous): Promise<Testnet> {
+    const net = new Testnet(rendezvous);
     await Promise.all(Array.from({ length: n }, (_, i) => testKeyPair(i)));
     try {
       for (let i = 0; i < n; i++) await net.addPeer(emails?.[i] ?? `peer${i}@test.local`, i);
