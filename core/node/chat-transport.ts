@@ -21,7 +21,7 @@ import { safetyNumber } from '../identity/fingerprint.js';
 import { SecureChannel, verifyPeerWithHook } from '../secure-channel/index.js';
 import type { Endpoint } from '../types.js';
 import { ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
-import { SecureChatSession } from './secure-session.js';
+import { peerCertificateOf, SecureChatSession, type PeerCertificate } from './secure-session.js';
 
 /** The higher peer ID waits this long before opening, so the lower one's open usually wins. */
 export const DEFER_MS = 150;
@@ -29,8 +29,16 @@ export const DEFER_MS = 150;
 export const MAX_OPEN_ATTEMPTS = 4;
 /** Dials under way per chat; more discoveries are dropped (discovery reports again). */
 export const MAX_PENDING_DIALS_PER_CHAT = 64;
+/**
+ * A mesh dial that ended without a session of its own (the peer's open won, or its
+ * handshake then failed) is checked again after this long; still no session → the
+ * mesh is told the dial failed, so its back-off retries instead of waiting forever.
+ */
+export const SETTLE_CHECK_MS = 1_500;
 /** Peers we remember a public key for (safety numbers in the member list). */
 export const MAX_KNOWN_KEYS = 4096;
+/** Parsed peer certificates kept (a peer shows the same one in every chat and on every reconnect). */
+export const MAX_CACHED_CERTIFICATES = 1024;
 const LOCAL_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 
 export interface ChatTransportOptions {
@@ -77,6 +85,7 @@ export class ChatTransport {
   private readonly dialing = new Map<number, Set<string>>();
   private readonly keys = new Map<string, { key: KeyObject; fingerprint: Buffer; safetyNumber?: string }>();
   private readonly networkIds = new Map<number, Buffer>();
+  private readonly certificates = new Map<string, PeerCertificate>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
   private stopped = false;
@@ -110,6 +119,15 @@ export class ChatTransport {
     set.add(epKey);
     this.stats.dials++;
     void this.connectTo(chatId, endpoint)
+      .then((key) => {
+        if (!fromMesh || key === undefined) return;
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          const s = this.busy.get(key);
+          if (!this.stopped && !(s instanceof SecureChatSession && !s.closed)) this.o.chat.dialFailed(chatId, endpoint);
+        }, SETTLE_CHECK_MS);
+        this.timers.add(t);
+      })
       .catch((err: unknown) => {
         this.stats.dialFailures++;
         this.o.logger.debug({ err, chatId, endpoint }, 'chat dial failed');
@@ -128,26 +146,27 @@ export class ChatTransport {
     this.busy.clear();
   }
 
-  private async connectTo(chatId: number, endpoint: Endpoint): Promise<void> {
+  /** Resolves with the (peer, chat) key when it ended without opening a session itself. */
+  private async connectTo(chatId: number, endpoint: Endpoint): Promise<string | undefined> {
     let connection = await this.o.connections.connect(endpoint);
     const peerId = connection.peerId;
     const key = `${peerId.toString('hex')}|${chatId}`;
     const deferMs = this.o.deferMs ?? DEFER_MS;
     const higher = Buffer.compare(this.o.connections.peerId, peerId) > 0;
     for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
-      if (this.busy.has(key)) return;
+      if (this.busy.has(key)) return key;
       if (higher || attempt > 0) {
         await this.sleep(Math.round((higher ? deferMs : deferMs / 3) * (attempt + 1) * (0.5 + Math.random())));
         if (this.busy.has(key)) {
           this.stats.deferredSkips++;
-          return;
+          return key;
         }
       }
-      if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return;
+      if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return undefined;
       if (connection.closed) {
         // Both nodes dialed each other and the duplicate rule kept the other link: use it.
         connection = this.o.connections.getConnection(peerId) ?? (await this.o.connections.connect(endpoint));
-        if (this.busy.has(key)) return;
+        if (this.busy.has(key)) return key;
       }
       this.busy.set(key, 'pending');
       const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, peerId);
@@ -167,12 +186,13 @@ export class ChatTransport {
       const opened = channel;
       try {
         await this.secure(chatId, key, connection, () => SecureChannel.connect(opened, this.channelOptions(chatId)));
-        return;
+        return undefined;
       } catch (err) {
         if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
         throw err;
       }
     }
+    return key;
   }
 
   private onChannel(request: ChannelRequest): void {
@@ -203,7 +223,7 @@ export class ChatTransport {
     let session: SecureChatSession;
     try {
       const sc = await open();
-      session = new SecureChatSession(sc, connection.peerId, connection.info.virtual ? undefined : connection.info.remote);
+      session = new SecureChatSession(sc, connection.peerId, connection.info.virtual ? undefined : connection.info.remote, this.certificateOf(sc));
     } catch (err) {
       if (this.busy.get(key) === 'pending') this.busy.delete(key);
       this.stats.handshakeFailures++;
@@ -246,6 +266,19 @@ export class ChatTransport {
       this.networkIds.set(chatId, (id = record.networkId));
     }
     return id;
+  }
+
+  private certificateOf(sc: SecureChannel): PeerCertificate {
+    const der = sc.peerCertificateChain[0];
+    const key = der?.toString('base64');
+    const hit = key !== undefined ? this.certificates.get(key) : undefined;
+    if (hit) return hit;
+    const parsed = peerCertificateOf(sc);
+    if (key !== undefined) {
+      if (this.certificates.size >= MAX_CACHED_CERTIFICATES) this.certificates.delete(this.certificates.keys().next().value!);
+      this.certificates.set(key, parsed);
+    }
+    return parsed;
   }
 
   private rememberKey(session: SecureChatSession): void {

@@ -40,10 +40,11 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
   private done = false;
   private error: Error | undefined;
 
-  constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined) {
+  /** `certificate`: the peer's, already parsed (the transport caches them); else read from the channel. */
+  constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined, certificate?: PeerCertificate) {
     super();
     this.channel = channel;
-    this.certificate = peerCertificateOf(channel);
+    this.certificate = certificate ?? peerCertificateOf(channel);
     this.peerIdentity = this.certificate.identity;
     this.peerFingerprint = this.certificate.fingerprint;
     this.peerId = Buffer.from(peerId);
