@@ -17,6 +17,7 @@ import {
   type LoadedPlugin,
   type PluginOrigin,
 } from './plugin-loader.js';
+import { networkPolicyOf } from './network-policy.js';
 import { DATABASE_FILE_NAME, MigrationList, Storage } from './storage.js';
 import { NodeRuntime, type NodeRuntimeOptions } from './node/index.js';
 import type { DiscoverySource, Endpoint, NetworkId } from './types.js';
@@ -157,7 +158,7 @@ export class Kernel {
       const migrations = new MigrationList();
       this.hooks.migrations.call(migrations);
       this.storage.migrate(migrations.all);
-      await this.connections.start();
+      await this.connections.start({ listen: networkPolicyOf(this).allowListen });
       await this.hooks.start.promise();
       await this.#node.start();
     } catch (err) {
