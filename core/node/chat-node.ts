@@ -36,6 +36,8 @@ export interface ChatNodeOptions {
 
 export interface ChatSummary {
   chatId: number;
+  /** 20 bytes: what discovery announces. */
+  networkId: Buffer;
   kind: 'group' | 'private';
   name: string;
   online: boolean;
@@ -197,7 +199,7 @@ export class ChatNode extends EventEmitter {
 
   private summary(c: ChatRecord): ChatSummary {
     const online = this.service.isOnlineSafe(c.chatId);
-    return { chatId: c.chatId, kind: c.kind, name: c.name, online, mesh: online ? this.service.meshStatus(c.chatId) : 'none', members: this.store.members(c.chatId) };
+    return { chatId: c.chatId, networkId: c.networkId, kind: c.kind, name: c.name, online, mesh: online ? this.service.meshStatus(c.chatId) : 'none', members: this.store.members(c.chatId) };
   }
 
   private wire(): void {
@@ -213,7 +215,8 @@ export class ChatNode extends EventEmitter {
     });
     s.on('plugin-message', (chatId: number, m: { type: number; from: string; payload: Buffer }) => {
       const record = this.store.chat(chatId);
-      if (record) toHook(record.networkId, m.type, m.from, m);
+      // Plugins get the payload after the type byte (file-share re-frames it with its own codec).
+      if (record) toHook(record.networkId, m.type, m.from, m.payload);
     });
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));

@@ -93,6 +93,8 @@ export interface TestPeer {
 export class Testnet {
   readonly peers: TestPeer[] = [];
   readonly rendezvous: Rendezvous;
+  /** More inline plugins for every kernel booted from now on (message-type plugins in tests). */
+  extraPlugins: () => InlinePlugin[] = () => [];
   private readonly dirs: Array<{ cleanup(): void }> = [];
 
   constructor(rendezvous: Rendezvous = new Rendezvous()) {
@@ -132,6 +134,25 @@ export class Testnet {
     return peer;
   }
 
+  /** Another device of `peer`'s user: same profile (key, e-mail), own data folder and node. */
+  async addDevice(peer: TestPeer): Promise<TestPeer> {
+    const dir = makeTempDir('bitchat-testnet-');
+    this.dirs.push(dir);
+    const kernel = await this.boot(dir.path, peer.profile);
+    const device: TestPeer = {
+      email: peer.email,
+      profile: peer.profile,
+      dataDir: dir.path,
+      kernel,
+      get chat(): ChatNode {
+        return this.kernel.resolve('chat');
+      },
+      publicKey: peer.publicKey,
+    };
+    this.peers.push(device);
+    return device;
+  }
+
   /** Stops a peer's kernel (its data stays). */
   async stopPeer(peer: TestPeer): Promise<void> {
     await peer.kernel.stop();
@@ -152,7 +173,7 @@ export class Testnet {
     const kernel = await Kernel.create({
       config: testConfig(dataDir, { profile: null }),
       logger: createLogger('silent'),
-      plugins: [this.rendezvous.plugin()],
+      plugins: [this.rendezvous.plugin(), ...this.extraPlugins()],
       profile,
     });
     await kernel.start();
