@@ -116,12 +116,14 @@ export class ChatNode extends EventEmitter {
 
   /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */
   async stop(): Promise<void> {
-    this.transport.stop();
-    // Going offline here would clear the stored online flag: close the meshes only.
+    // Meshes first: a stopped mesh ignores its sessions closing (no trigger update or
+    // re-evaluation per session, which made stopping a big mesh quadratic per node).
+    // goOffline clears the stored online flag, which must survive a restart: put it back.
     for (const record of this.store.chats()) {
       if (this.service.isOnlineSafe(record.chatId)) await this.service.goOffline(record.chatId).catch(() => undefined);
       this.store.setOnline(record.chatId, record.online);
     }
+    this.transport.stop();
     this.service.removeAllListeners();
   }
 
