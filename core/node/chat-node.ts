@@ -19,6 +19,7 @@ import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
 import { ChatTransport } from './chat-transport.js';
+import type { PeerCertificate } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
 export const CHAT_SECRETS_SETTING = 'chatSecrets';
@@ -32,6 +33,8 @@ export interface ChatNodeOptions {
   profile: Profile;
   /** Saves the profile (new chat secret, history key); a no-op without a profile file. */
   persist: () => Promise<void>;
+  /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
+  verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
 }
 
 export interface ChatSummary {
@@ -96,6 +99,7 @@ export class ChatNode extends EventEmitter {
       identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
       logger: o.logger,
       localPort: () => connections.localPort,
+      ...(o.verifiedCertificate ? { verifiedCertificate: o.verifiedCertificate } : {}),
     });
     const node = new ChatNode(o, store, service, transport);
     node.wire();

@@ -50,6 +50,8 @@ export interface ChatTransportOptions {
   deferMs?: number;
   /** Where this node is reachable (the announced port); dials to it are skipped. */
   localPort: () => number;
+  /** The certificate as the verifier parsed it during the handshake, if it kept it. */
+  verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
 }
 
 export interface ChatTransportStats {
@@ -271,7 +273,7 @@ export class ChatTransport {
   private certificateOf(sc: SecureChannel): PeerCertificate {
     const der = sc.peerCertificateChain[0];
     const key = der?.toString('base64');
-    const hit = key !== undefined ? this.certificates.get(key) : undefined;
+    const hit = key !== undefined ? this.certificates.get(key) ?? (der ? this.o.verifiedCertificate?.(der) : undefined) : undefined;
     if (hit) return hit;
     const parsed = peerCertificateOf(sc);
     if (key !== undefined) {
