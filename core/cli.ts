@@ -5,6 +5,7 @@ import { BitChatError } from './errors.js';
 import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
 import { addIdentityCommands } from './identity/cli.js';
+import { addChatCommands } from './node/cli.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -77,6 +78,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
     });
 
   addIdentityCommands(cli, io);
+  addChatCommands(cli, io);
   await addPluginCommands(cli, argv);
   return cli;
 }
