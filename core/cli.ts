@@ -6,6 +6,7 @@ import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
 import { runDemo } from './demo.js';
 import { addIdentityCommands } from './identity/cli.js';
+import { addChatCommands } from './node/cli.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -90,6 +91,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
     });
 
   addIdentityCommands(cli, io);
+  addChatCommands(cli, io);
   await addPluginCommands(cli, argv);
   return cli;
 }

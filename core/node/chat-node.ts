@@ -15,11 +15,11 @@ import type { MeshStatus } from '../chat/mesh.js';
 import { ChatMessageTypes } from '../chat/message-types.js';
 import type { ConnectionManager } from '../connection/index.js';
 import type { KernelHooks } from '../hooks.js';
-import { safetyNumber } from '../identity/fingerprint.js';
 import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
 import { ChatTransport } from './chat-transport.js';
+import type { PeerCertificate } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
 export const CHAT_SECRETS_SETTING = 'chatSecrets';
@@ -33,10 +33,14 @@ export interface ChatNodeOptions {
   profile: Profile;
   /** Saves the profile (new chat secret, history key); a no-op without a profile file. */
   persist: () => Promise<void>;
+  /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
+  verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
 }
 
 export interface ChatSummary {
   chatId: number;
+  /** 20 bytes: what discovery announces. */
+  networkId: Buffer;
   kind: 'group' | 'private';
   name: string;
   online: boolean;
@@ -95,6 +99,7 @@ export class ChatNode extends EventEmitter {
       identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
       logger: o.logger,
       localPort: () => connections.localPort,
+      ...(o.verifiedCertificate ? { verifiedCertificate: o.verifiedCertificate } : {}),
     });
     const node = new ChatNode(o, store, service, transport);
     node.wire();
@@ -115,12 +120,14 @@ export class ChatNode extends EventEmitter {
 
   /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */
   async stop(): Promise<void> {
-    this.transport.stop();
-    // Going offline here would clear the stored online flag: close the meshes only.
+    // Meshes first: a stopped mesh ignores its sessions closing (no trigger update or
+    // re-evaluation per session, which made stopping a big mesh quadratic per node).
+    // goOffline clears the stored online flag, which must survive a restart: put it back.
     for (const record of this.store.chats()) {
       if (this.service.isOnlineSafe(record.chatId)) await this.service.goOffline(record.chatId).catch(() => undefined);
       this.store.setOnline(record.chatId, record.online);
     }
+    this.transport.stop();
     this.service.removeAllListeners();
   }
 
@@ -178,8 +185,8 @@ export class ChatNode extends EventEmitter {
     const online = new Set(this.service.isOnlineSafe(chatId) ? this.service.onlineMembers(chatId) : []);
     const all = new Set([...this.store.members(chatId), ...online]);
     return [...all].sort().map((identity) => {
-      const key = this.transport.peerKey(identity);
-      return { identity, online: online.has(identity), ...(key ? { safetyNumber: safetyNumber(key, identity) } : {}) };
+      const digits = this.transport.peerSafetyNumber(identity);
+      return { identity, online: online.has(identity), ...(digits !== undefined ? { safetyNumber: digits } : {}) };
     });
   }
 
@@ -198,7 +205,7 @@ export class ChatNode extends EventEmitter {
 
   private summary(c: ChatRecord): ChatSummary {
     const online = this.service.isOnlineSafe(c.chatId);
-    return { chatId: c.chatId, kind: c.kind, name: c.name, online, mesh: online ? this.service.meshStatus(c.chatId) : 'none', members: this.store.members(c.chatId) };
+    return { chatId: c.chatId, networkId: c.networkId, kind: c.kind, name: c.name, online, mesh: online ? this.service.meshStatus(c.chatId) : 'none', members: this.store.members(c.chatId) };
   }
 
   private wire(): void {
@@ -214,7 +221,8 @@ export class ChatNode extends EventEmitter {
     });
     s.on('plugin-message', (chatId: number, m: { type: number; from: string; payload: Buffer }) => {
       const record = this.store.chat(chatId);
-      if (record) toHook(record.networkId, m.type, m.from, m);
+      // Plugins get the payload after the type byte (file-share re-frames it with its own codec).
+      if (record) toHook(record.networkId, m.type, m.from, m.payload);
     });
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));

@@ -17,10 +17,11 @@ import { channelName } from '../chat/network-id.js';
 import type { ChannelRequest, Connection, ConnectionManager } from '../connection/index.js';
 import { ConnectionErrorCode } from '../connection/errors.js';
 import type { KernelHooks } from '../hooks.js';
+import { safetyNumber } from '../identity/fingerprint.js';
 import { SecureChannel, verifyPeerWithHook } from '../secure-channel/index.js';
 import type { Endpoint } from '../types.js';
 import { ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
-import { SecureChatSession } from './secure-session.js';
+import { peerCertificateOf, SecureChatSession, type PeerCertificate } from './secure-session.js';
 
 /** The higher peer ID waits this long before opening, so the lower one's open usually wins. */
 export const DEFER_MS = 150;
@@ -28,8 +29,16 @@ export const DEFER_MS = 150;
 export const MAX_OPEN_ATTEMPTS = 4;
 /** Dials under way per chat; more discoveries are dropped (discovery reports again). */
 export const MAX_PENDING_DIALS_PER_CHAT = 64;
+/**
+ * A mesh dial that ended without a session of its own (the peer's open won, or its
+ * handshake then failed) is checked again after this long; still no session → the
+ * mesh is told the dial failed, so its back-off retries instead of waiting forever.
+ */
+export const SETTLE_CHECK_MS = 1_500;
 /** Peers we remember a public key for (safety numbers in the member list). */
 export const MAX_KNOWN_KEYS = 4096;
+/** Parsed peer certificates kept (a peer shows the same one in every chat and on every reconnect). */
+export const MAX_CACHED_CERTIFICATES = 1024;
 const LOCAL_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 
 export interface ChatTransportOptions {
@@ -41,6 +50,8 @@ export interface ChatTransportOptions {
   deferMs?: number;
   /** Where this node is reachable (the announced port); dials to it are skipped. */
   localPort: () => number;
+  /** The certificate as the verifier parsed it during the handshake, if it kept it. */
+  verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
 }
 
 export interface ChatTransportStats {
@@ -74,8 +85,9 @@ export class ChatTransport {
   private readonly busy = new Map<string, SecureChatSession | 'pending'>();
   /** `chatId` → end points being dialed. */
   private readonly dialing = new Map<number, Set<string>>();
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, { key: KeyObject; fingerprint: Buffer; safetyNumber?: string }>();
   private readonly networkIds = new Map<number, Buffer>();
+  private readonly certificates = new Map<string, PeerCertificate>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
   private stopped = false;
@@ -85,9 +97,12 @@ export class ChatTransport {
     this.unsubscribe = options.connections.onChannel((request) => this.onChannel(request));
   }
 
-  /** The public key a peer identity last showed (for safety numbers). */
-  peerKey(identity: string): KeyObject | undefined {
-    return this.keys.get(identity);
+  /** The safety number of the key a peer identity last showed (computed once per key). */
+  peerSafetyNumber(identity: string): string | undefined {
+    const k = this.keys.get(identity);
+    if (!k) return undefined;
+    k.safetyNumber ??= safetyNumber(k.key, identity);
+    return k.safetyNumber;
   }
 
   /** Connects to `endpoint` for `chatId` unless a session with that node exists; `fromMesh` reports failures to the mesh's back-off. */
@@ -106,6 +121,15 @@ export class ChatTransport {
     set.add(epKey);
     this.stats.dials++;
     void this.connectTo(chatId, endpoint)
+      .then((key) => {
+        if (!fromMesh || key === undefined) return;
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          const s = this.busy.get(key);
+          if (!this.stopped && !(s instanceof SecureChatSession && !s.closed)) this.o.chat.dialFailed(chatId, endpoint);
+        }, SETTLE_CHECK_MS);
+        this.timers.add(t);
+      })
       .catch((err: unknown) => {
         this.stats.dialFailures++;
         this.o.logger.debug({ err, chatId, endpoint }, 'chat dial failed');
@@ -124,23 +148,30 @@ export class ChatTransport {
     this.busy.clear();
   }
 
-  private async connectTo(chatId: number, endpoint: Endpoint): Promise<void> {
-    const connection = await this.o.connections.connect(endpoint);
-    const key = `${connection.peerId.toString('hex')}|${chatId}`;
+  /** Resolves with the (peer, chat) key when it ended without opening a session itself. */
+  private async connectTo(chatId: number, endpoint: Endpoint): Promise<string | undefined> {
+    let connection = await this.o.connections.connect(endpoint);
+    const peerId = connection.peerId;
+    const key = `${peerId.toString('hex')}|${chatId}`;
     const deferMs = this.o.deferMs ?? DEFER_MS;
-    const higher = Buffer.compare(this.o.connections.peerId, connection.peerId) > 0;
+    const higher = Buffer.compare(this.o.connections.peerId, peerId) > 0;
     for (let attempt = 0; attempt < MAX_OPEN_ATTEMPTS; attempt++) {
-      if (this.busy.has(key)) return;
+      if (this.busy.has(key)) return key;
       if (higher || attempt > 0) {
         await this.sleep(Math.round((higher ? deferMs : deferMs / 3) * (attempt + 1) * (0.5 + Math.random())));
         if (this.busy.has(key)) {
           this.stats.deferredSkips++;
-          return;
+          return key;
         }
       }
-      if (this.stopped || connection.closed || !this.o.chat.isOnlineSafe(chatId)) return;
+      if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return undefined;
+      if (connection.closed) {
+        // Both nodes dialed each other and the duplicate rule kept the other link: use it.
+        connection = this.o.connections.getConnection(peerId) ?? (await this.o.connections.connect(endpoint));
+        if (this.busy.has(key)) return key;
+      }
       this.busy.set(key, 'pending');
-      const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, connection.peerId);
+      const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, peerId);
       let channel;
       try {
         channel = await this.o.connections.openChannel(connection, name);
@@ -150,12 +181,20 @@ export class ChatTransport {
           this.stats.collisions++;
           continue;
         }
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
         throw err;
       }
       this.stats.channelsOpened++;
-      await this.secure(chatId, key, connection, () => SecureChannel.connect(channel, this.channelOptions(chatId)));
-      return;
+      const opened = channel;
+      try {
+        await this.secure(chatId, key, connection, () => SecureChannel.connect(opened, this.channelOptions(chatId)));
+        return undefined;
+      } catch (err) {
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
+        throw err;
+      }
     }
+    return key;
   }
 
   private onChannel(request: ChannelRequest): void {
@@ -186,7 +225,7 @@ export class ChatTransport {
     let session: SecureChatSession;
     try {
       const sc = await open();
-      session = new SecureChatSession(sc, connection.peerId, connection.info.virtual ? undefined : connection.info.remote);
+      session = new SecureChatSession(sc, connection.peerId, connection.info.virtual ? undefined : connection.info.remote, this.certificateOf(sc));
     } catch (err) {
       if (this.busy.get(key) === 'pending') this.busy.delete(key);
       this.stats.handshakeFailures++;
@@ -231,12 +270,27 @@ export class ChatTransport {
     return id;
   }
 
+  private certificateOf(sc: SecureChannel): PeerCertificate {
+    const der = sc.peerCertificateChain[0];
+    const key = der?.toString('base64');
+    const hit = key !== undefined ? this.certificates.get(key) ?? (der ? this.o.verifiedCertificate?.(der) : undefined) : undefined;
+    if (hit) return hit;
+    const parsed = peerCertificateOf(sc);
+    if (key !== undefined) {
+      if (this.certificates.size >= MAX_CACHED_CERTIFICATES) this.certificates.delete(this.certificates.keys().next().value!);
+      this.certificates.set(key, parsed);
+    }
+    return parsed;
+  }
+
   private rememberKey(session: SecureChatSession): void {
     if (!this.keys.has(session.peerIdentity) && this.keys.size >= MAX_KNOWN_KEYS) {
       const oldest = this.keys.keys().next().value;
       if (oldest !== undefined) this.keys.delete(oldest);
     }
-    this.keys.set(session.peerIdentity, session.certificate.publicKey);
+    const known = this.keys.get(session.peerIdentity);
+    if (known?.fingerprint.equals(session.peerFingerprint)) return;
+    this.keys.set(session.peerIdentity, { key: session.certificate.publicKey, fingerprint: session.peerFingerprint });
   }
 
   private sleep(ms: number): Promise<void> {

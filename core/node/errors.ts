@@ -23,3 +23,5 @@ export const ERR_NODE_NO_PROFILE = 'ERR_NODE_NO_PROFILE';
 export const ERR_NODE_NO_IDENTITY = 'ERR_NODE_NO_IDENTITY';
 /** A chat ID the node does not know. */
 export const ERR_NODE_UNKNOWN_CHAT = 'ERR_NODE_UNKNOWN_CHAT';
+/** A peer read nothing while too many bytes were queued to it; its session is closed. */
+export const ERR_NODE_SLOW_PEER = 'ERR_NODE_SLOW_PEER';

@@ -7,6 +7,7 @@
  * Events: 'unlocked' (Profile), 'locked' ().
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Profile } from '../identity/profile.js';
 import { loadProfile, Profile as ProfileClass, saveProfile } from '../identity/profile.js';
@@ -68,7 +69,11 @@ export class IdentityService extends EventEmitter {
 
   status(): IdentityStatus {
     const p = this.current;
-    if (!p) return { state: this.fileExists ? 'locked' : 'none' };
+    if (!p) {
+      // Cheap, and right even when the file was made or removed behind our back (the CLI).
+      if (this.o.path !== null) this.fileExists = existsSync(this.o.path);
+      return { state: this.fileExists ? 'locked' : 'none' };
+    }
     const leaf = p.leaf;
     return { state: 'unlocked', email: p.email.toLowerCase(), name: leaf.name, fingerprint: leaf.fingerprint, safetyNumber: p.safetyNumber };
   }

@@ -9,14 +9,17 @@ import { CHAT_MIGRATIONS } from '../chat/history-migrations.js';
 import type { ConnectionManager } from '../connection/index.js';
 import type { KernelHooks } from '../hooks.js';
 import type { Profile } from '../identity/profile.js';
-import type { CertificateVerifier } from '../identity/verifier.js';
+import type { CertificateVerifier, PeerVerdict } from '../identity/verifier.js';
 import type { Storage } from '../storage.js';
 import { ChatNode } from './chat-node.js';
 import { IdentityService } from './identity-service.js';
+import type { PeerCertificate } from './secure-session.js';
 
 /** Core's taps run after plugins' (a plugin's verdict on a certificate decides first). */
 const VERIFY_STAGE = 100;
 const CORE_TAP = 'core-chat';
+/** Certificates the verifier parsed, kept for the session that follows (each is parsed once, not twice). */
+const MAX_VERIFIED_CERTIFICATES = 256;
 
 export interface NodeHost {
   hooks: KernelHooks;
@@ -44,6 +47,7 @@ export class NodeRuntime {
   private readonly options: NodeRuntimeOptions;
   private chatNode: ChatNode | undefined;
   private verifier: CertificateVerifier | undefined;
+  private readonly verified = new Map<string, PeerCertificate>();
   private running = false;
 
   constructor(host: NodeHost, options: NodeRuntimeOptions = {}) {
@@ -56,6 +60,7 @@ export class NodeRuntime {
     hooks.verifyCertificate.tapPromise({ name: CORE_TAP, stage: VERIFY_STAGE }, async (check) => {
       if (!this.verifier) return undefined;
       const v = await this.verifier.verifyPeer(check.chain, check.staple);
+      if (v.ok && v.peer && check.chain[0]) this.rememberVerified(check.chain[0], v.peer);
       return v.ok ? { ok: true } : { ok: false, ...(v.code !== undefined ? { code: v.code } : {}), ...(v.reason !== undefined ? { reason: v.reason } : {}) };
     });
     hooks.peerDiscovered.tap(CORE_TAP, (networkId, endpoint) => this.chatNode?.peerDiscovered(networkId, endpoint));
@@ -105,13 +110,25 @@ export class NodeRuntime {
       logger: this.host.logger.child({ component: 'chat' }),
       profile,
       persist: () => this.identity!.persist(),
+      verifiedCertificate: (der) => this.verified.get(der.toString('base64')),
     });
     this.host.register('chat', this.chatNode);
     // Online only now: discovery answers to the announcements must find the node.
     await this.chatNode.resume();
   }
 
+  private rememberVerified(der: Buffer, peer: NonNullable<PeerVerdict['peer']>): void {
+    if (this.verified.size >= MAX_VERIFIED_CERTIFICATES) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(der.toString('base64'), {
+      identity: peer.email.toLowerCase(),
+      name: peer.name,
+      fingerprint: Buffer.from(peer.fingerprint, 'hex'),
+      publicKey: peer.leaf.publicKey,
+    });
+  }
+
   private async onLock(): Promise<void> {
+    this.verified.clear();
     const node = this.chatNode;
     this.chatNode = undefined;
     this.verifier = undefined;

@@ -9,7 +9,7 @@ import type { ChatSession } from '../chat/session.js';
 import { parseCertificate } from '../identity/certificate.js';
 import type { SecureChannel } from '../secure-channel/index.js';
 import type { Endpoint, PeerId } from '../types.js';
-import { ERR_NODE_NO_IDENTITY, NodeError } from './errors.js';
+import { ERR_NODE_NO_IDENTITY, ERR_NODE_SLOW_PEER, NodeError } from './errors.js';
 import { encodeSessionFrame, MESSAGE_PORT, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
 
 /** Who the peer is, read from the leaf of its verified chain. */
@@ -28,6 +28,13 @@ export function peerCertificateOf(channel: SecureChannel): PeerCertificate {
   return { identity: leaf.email.toLowerCase(), name: leaf.name, fingerprint: Buffer.from(leaf.fingerprint, 'hex'), publicKey: leaf.publicKey };
 }
 
+/**
+ * Bytes queued towards a peer that does not read. Chat traffic is small; a peer that
+ * lets this much pile up is stuck or hostile, and the session is closed with an error
+ * (the mesh redials it after back-off) rather than growing memory without bound.
+ */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
 export class SecureChatSession extends EventEmitter implements ChatSession {
   readonly peerIdentity: string;
   readonly peerFingerprint: Buffer;
@@ -40,10 +47,11 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
   private done = false;
   private error: Error | undefined;
 
-  constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined) {
+  /** `certificate`: the peer's, already parsed (the transport caches them); else read from the channel. */
+  constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined, certificate?: PeerCertificate) {
     super();
     this.channel = channel;
-    this.certificate = peerCertificateOf(channel);
+    this.certificate = certificate ?? peerCertificateOf(channel);
     this.peerIdentity = this.certificate.identity;
     this.peerFingerprint = this.certificate.fingerprint;
     this.peerId = Buffer.from(peerId);
@@ -68,6 +76,10 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
 
   send(message: Buffer): void {
     if (this.done) return;
+    if (this.channel.writableLength > MAX_QUEUED_BYTES) {
+      this.finish(new NodeError(ERR_NODE_SLOW_PEER, `more than ${MAX_QUEUED_BYTES} bytes queued to ${this.peerIdentity}`));
+      return;
+    }
     this.stats.messagesOut++;
     this.channel.write(encodeSessionFrame(MESSAGE_PORT, message));
   }

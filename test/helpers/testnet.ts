@@ -42,6 +42,12 @@ export class Rendezvous {
   readonly stats = { announces: 0, reports: 0 };
   private readonly nets = new Map<string, Map<string, Announced>>();
   private seq = 0;
+  private readonly maxReports: number;
+
+  /** `maxReports`: at most this many earlier announcers are reported (the newest), so the rest must come from peer exchange. */
+  constructor(options: { maxReports?: number } = {}) {
+    this.maxReports = options.maxReports ?? Infinity;
+  }
 
   plugin(): InlinePlugin {
     const node = `node-${this.seq++}`;
@@ -56,8 +62,8 @@ export class Rendezvous {
             let net = this.nets.get(key);
             if (!net) this.nets.set(key, (net = new Map()));
             net.set(node, { api, port });
-            for (const [other, a] of net) {
-              if (other === node) continue;
+            const earlier = [...net].filter(([other]) => other !== node).slice(-this.maxReports);
+            for (const [, a] of earlier) {
               this.stats.reports++;
               api.reportPeer(networkId, { host: '127.0.0.1', port: a.port }, 'test-rendezvous');
             }
@@ -86,12 +92,18 @@ export interface TestPeer {
 
 export class Testnet {
   readonly peers: TestPeer[] = [];
-  readonly rendezvous = new Rendezvous();
+  readonly rendezvous: Rendezvous;
+  /** More inline plugins for every kernel booted from now on (message-type plugins in tests). */
+  extraPlugins: () => InlinePlugin[] = () => [];
   private readonly dirs: Array<{ cleanup(): void }> = [];
 
+  constructor(rendezvous: Rendezvous = new Rendezvous()) {
+    this.rendezvous = rendezvous;
+  }
+
   /** Starts `n` kernels with profiles `peer<i>@test.local` (or the given e-mails). */
-  static async start(n: number, emails?: string[]): Promise<Testnet> {
-    const net = new Testnet();
+  static async start(n: number, emails?: string[], rendezvous?: Rendezvous): Promise<Testnet> {
+    const net = new Testnet(rendezvous);
     await Promise.all(Array.from({ length: n }, (_, i) => testKeyPair(i)));
     try {
       for (let i = 0; i < n; i++) await net.addPeer(emails?.[i] ?? `peer${i}@test.local`, i);
@@ -122,6 +134,25 @@ export class Testnet {
     return peer;
   }
 
+  /** Another device of `peer`'s user: same profile (key, e-mail), own data folder and node. */
+  async addDevice(peer: TestPeer): Promise<TestPeer> {
+    const dir = makeTempDir('bitchat-testnet-');
+    this.dirs.push(dir);
+    const kernel = await this.boot(dir.path, peer.profile);
+    const device: TestPeer = {
+      email: peer.email,
+      profile: peer.profile,
+      dataDir: dir.path,
+      kernel,
+      get chat(): ChatNode {
+        return this.kernel.resolve('chat');
+      },
+      publicKey: peer.publicKey,
+    };
+    this.peers.push(device);
+    return device;
+  }
+
   /** Stops a peer's kernel (its data stays). */
   async stopPeer(peer: TestPeer): Promise<void> {
     await peer.kernel.stop();
@@ -142,7 +173,7 @@ export class Testnet {
     const kernel = await Kernel.create({
       config: testConfig(dataDir, { profile: null }),
       logger: createLogger('silent'),
-      plugins: [this.rendezvous.plugin()],
+      plugins: [this.rendezvous.plugin(), ...this.extraPlugins()],
       profile,
     });
     await kernel.start();
