@@ -19,7 +19,7 @@ import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
 import { ChatTransport } from './chat-transport.js';
-import type { PeerCertificate } from './secure-session.js';
+import type { PeerCertificate, SecureChatSession } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
 export const CHAT_SECRETS_SETTING = 'chatSecrets';
@@ -55,11 +55,26 @@ export interface MemberInfo {
   safetyNumber?: string;
 }
 
+/** An admitted member session, for plugins that run their own traffic beside the chat (file sharing). */
+export interface MemberSession {
+  chatId: number;
+  /** 20 bytes; the same on every member's node, unlike `chatId`. */
+  networkId: Buffer;
+  /** The peer's identity (lower-case e-mail), as `hooks.message` reports it in `from`. */
+  peer: string;
+  /** The peer's certificate fingerprint. */
+  fingerprint: Buffer;
+  /** Its `send(message)` (port 0), `openStream(port)`, `close()`, and 'close' event. */
+  session: SecureChatSession;
+}
+
 export class ChatNode extends EventEmitter {
   readonly service: ChatService;
   readonly transport: ChatTransport;
   readonly store: HistoryStore;
   private readonly o: ChatNodeOptions;
+  private readonly open = new Set<MemberSession>();
+  private readonly sessionListeners = new Set<(s: MemberSession) => void>();
 
   private constructor(o: ChatNodeOptions, store: HistoryStore, service: ChatService, transport: ChatTransport) {
     super();
@@ -92,7 +107,9 @@ export class ChatNode extends EventEmitter {
       announce: (networkId) => hooks.announce.promise({ networkId, port: connections.localPort }),
       withdraw: (networkId) => hooks.withdraw.promise(networkId),
     });
+    let onAdmitted: (chatId: number, session: SecureChatSession) => void = () => undefined;
     const transport = new ChatTransport({
+      admitted: (chatId, session) => onAdmitted(chatId, session),
       connections,
       chat: service,
       hooks,
@@ -102,8 +119,39 @@ export class ChatNode extends EventEmitter {
       ...(o.verifiedCertificate ? { verifiedCertificate: o.verifiedCertificate } : {}),
     });
     const node = new ChatNode(o, store, service, transport);
+    onAdmitted = (chatId, session) => node.admitted(chatId, session);
     node.wire();
     return node;
+  }
+
+  /** This node's identity (lower-case e-mail): what peers see in `from`. */
+  get selfIdentity(): string {
+    return this.o.profile.email.toLowerCase();
+  }
+
+  /**
+   * Calls `listener` for every admitted member session, the open ones first; a
+   * session's end is its 'close' event. Returns the unsubscribe function.
+   */
+  onSession(listener: (s: MemberSession) => void): () => void {
+    this.sessionListeners.add(listener);
+    for (const s of [...this.open]) if (!s.session.closed) listener(s);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  private admitted(chatId: number, session: SecureChatSession): void {
+    const record = this.store.chat(chatId);
+    if (!record) return;
+    const s: MemberSession = { chatId, networkId: record.networkId, peer: session.peerIdentity, fingerprint: session.peerFingerprint, session };
+    this.open.add(s);
+    session.once('close', () => this.open.delete(s));
+    for (const listener of [...this.sessionListeners]) {
+      try {
+        listener(s);
+      } catch (err) {
+        this.o.logger.warn({ err }, 'a session listener failed');
+      }
+    }
   }
 
   /** Re-opens every stored chat and brings back online those that were (call once the node is reachable as `chat`). */
@@ -129,6 +177,7 @@ export class ChatNode extends EventEmitter {
     }
     this.transport.stop();
     this.service.removeAllListeners();
+    this.sessionListeners.clear();
   }
 
   /** A discovery source found `endpoint` for `networkId`: connect when it is one of our online chats. */

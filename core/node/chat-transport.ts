@@ -52,6 +52,8 @@ export interface ChatTransportOptions {
   localPort: () => number;
   /** The certificate as the verifier parsed it during the handshake, if it kept it. */
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
+  /** A session the chat admitted (membership checked); it emits 'close' when it ends. */
+  admitted?: (chatId: number, session: SecureChatSession) => void;
 }
 
 export interface ChatTransportStats {
@@ -244,6 +246,7 @@ export class ChatTransport {
     this.stats.sessions++;
     try {
       await this.o.chat.attachSession(chatId, session);
+      if (!session.closed) this.o.admitted?.(chatId, session);
     } catch (err) {
       this.stats.refused++;
       this.o.logger.info({ chatId, peer: session.peerIdentity, code: (err as { code?: string }).code }, 'chat session refused');

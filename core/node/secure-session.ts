@@ -4,13 +4,14 @@
  * identity is the certificate e-mail of the chain its handshake proved.
  */
 import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import type { ChatSession } from '../chat/session.js';
 import { parseCertificate } from '../identity/certificate.js';
 import type { SecureChannel } from '../secure-channel/index.js';
 import type { Endpoint, PeerId } from '../types.js';
-import { ERR_NODE_NO_IDENTITY, ERR_NODE_SLOW_PEER, NodeError } from './errors.js';
-import { encodeSessionFrame, MESSAGE_PORT, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
+import { ERR_NODE_BAD_FRAME, ERR_NODE_NO_IDENTITY, ERR_NODE_SLOW_PEER, NodeError } from './errors.js';
+import { encodeSessionFrame, MAX_FRAME_DATA, MESSAGE_PORT, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
 
 /** Who the peer is, read from the leaf of its verified chain. */
 export interface PeerCertificate {
@@ -46,6 +47,8 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
   private readonly decoder = new SessionFrameDecoder();
   private done = false;
   private error: Error | undefined;
+  /** Stream ports opened with `openStream`; frames on other ports are counted and dropped. */
+  private readonly streams = new Map<number, Duplex>();
 
   /** `certificate`: the peer's, already parsed (the transport caches them); else read from the channel. */
   constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined, certificate?: PeerCertificate) {
@@ -84,6 +87,50 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
     this.channel.write(encodeSessionFrame(MESSAGE_PORT, message));
   }
 
+  /**
+   * One ordered byte stream on session port `port` (1..65535, spec §4.2), e.g. file-share
+   * block data. Writes are cut into frames and call back once the channel drained, so a
+   * writer that waits for its callbacks (pipe, `write` → false → 'drain') gets
+   * back-pressure. Reads are not flow-controlled per port (the channel carries chat
+   * messages too): the protocol on the port must bound what the peer may send (file
+   * sharing does, by its request pipeline). Ends when the session closes.
+   */
+  openStream(port: number): Duplex {
+    if (!Number.isInteger(port) || port <= MESSAGE_PORT || port > 0xffff) throw new NodeError(ERR_NODE_BAD_FRAME, `stream port ${port} out of range`);
+    if (this.streams.has(port)) throw new NodeError(ERR_NODE_BAD_FRAME, `stream port ${port} already open`);
+    const channel = this.channel;
+    const stream = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.done) {
+          callback(new NodeError(ERR_NODE_BAD_FRAME, 'the session is closed'));
+          return;
+        }
+        let ok = true;
+        for (let off = 0; off < chunk.length; off += MAX_FRAME_DATA) {
+          ok = channel.write(encodeSessionFrame(port, chunk.subarray(off, off + MAX_FRAME_DATA)));
+        }
+        if (ok) {
+          callback();
+          return;
+        }
+        const settle = (): void => {
+          channel.off('drain', settle);
+          channel.off('close', settle);
+          callback();
+        };
+        channel.on('drain', settle);
+        channel.on('close', settle);
+      },
+      destroy: (err, callback) => {
+        if (this.streams.get(port) === stream) this.streams.delete(port);
+        callback(err);
+      },
+    });
+    this.streams.set(port, stream);
+    return stream;
+  }
+
   close(): void {
     if (this.done) return;
     this.channel.end();
@@ -94,8 +141,9 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
   private readonly onFrame = (frame: SessionFrame): void => {
     if (this.done) return;
     if (frame.port !== MESSAGE_PORT) {
-      // Data streams (file sharing) are not wired yet: ignored, counted.
       this.stats.streamFrames++;
+      // A port nobody opened (yet) is dropped: the protocol on it re-requests.
+      this.streams.get(frame.port)?.push(frame.data);
       return;
     }
     this.stats.messagesIn++;
@@ -106,6 +154,11 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
     if (this.done) return;
     this.done = true;
     if (error) this.channel.destroy();
+    for (const stream of [...this.streams.values()]) {
+      stream.push(null);
+      stream.destroy();
+    }
+    this.streams.clear();
     this.emit('close', error);
   }
 }

@@ -170,14 +170,21 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   readonly #files = new Map<string, FileEntry>();
   readonly #peers = new Map<string, PeerEntry>();
   #closed = false;
+  #selfId: string;
 
   constructor(options: FileShareEngineOptions) {
     super();
     this.#o = options;
+    this.#selfId = options.selfId;
   }
 
   get selfId(): string {
-    return this.#o.selfId;
+    return this.#selfId;
+  }
+
+  /** The chat layer learns the node's identity after the engine started; downloads begun from now on order stripes on it. */
+  set selfId(id: string) {
+    this.#selfId = id;
   }
 
   /** Loads known files from the store and resumes active downloads. */
@@ -376,7 +383,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     entry.error = null;
     this.#persist(entry);
     const scheduler = new DownloadScheduler({
-      selfId: this.#o.selfId,
+      selfId: this.#selfId,
       blockCount: entry.have.size,
       have: entry.have,
       ...(this.#o.pipeline ? { pipeline: this.#o.pipeline } : {}),

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import type { MessageEvent } from '../../core/types.js';
+import { ChatLinks, type ChatSessionSource } from './chat-links.js';
 import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
 import { FileShareService } from './service.js';
 import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
@@ -80,10 +81,33 @@ export default definePlugin<FileShareOptions>({
       for (const migration of FILE_SHARE_MIGRATIONS) registry.add(migration);
     });
     api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
+    // The chat facade appears after hooks.start (once the profile is unlocked) and is
+    // replaced on lock/unlock: bind to it whenever a chat goes online or a connection
+    // opens, both of which come before any member session.
+    let links: ChatLinks | null = null;
+    const bindChat = (): void => {
+      if (!service.running) return;
+      const chat = api.tryResolve<ChatSessionSource>('chat');
+      if (links?.source === chat) return;
+      links?.stop();
+      links = null;
+      if (!chat || typeof chat.onSession !== 'function') return;
+      links = new ChatLinks(service, chat);
+      links.start();
+      // An explicit selfId wins over the identity (it must then match what peers see in `from`).
+      if (options.selfId !== undefined) service.selfId = options.selfId;
+    };
+    api.hooks.announce.tapPromise(PLUGIN_NAME, async () => bindChat());
+    api.hooks.connection.tap(PLUGIN_NAME, () => bindChat());
     api.hooks.start.tapPromise(PLUGIN_NAME, async () => {
       await service.start(api.resolve('storage').db, options.selfId);
+      bindChat();
     });
-    api.hooks.stop.tapPromise(PLUGIN_NAME, () => service.stop());
+    api.hooks.stop.tapPromise(PLUGIN_NAME, async () => {
+      links?.stop();
+      links = null;
+      await service.stop();
+    });
     api.hooks.message.tapPromise(PLUGIN_NAME, async (event: MessageEvent) => {
       // The chat layer hands the payload after the type byte; the codecs want the whole message.
       if (!FILE_SHARE_TYPES.has(event.type) || !Buffer.isBuffer(event.body)) return;
@@ -93,5 +117,6 @@ export default definePlugin<FileShareOptions>({
 });
 
 export { FileShareService } from './service.js';
+export { ChatLinks, BLOCK_STREAM_PORT, type ChatSessionSource } from './chat-links.js';
 export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
 export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';

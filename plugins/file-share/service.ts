@@ -34,6 +34,15 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
     };
   }
 
+  /** The ID peers know this node by (empty before start). Set by the chat wiring once the identity is known. */
+  get selfId(): string {
+    return this.#engine?.selfId ?? '';
+  }
+
+  set selfId(id: string) {
+    this.#need().selfId = id;
+  }
+
   get running(): boolean {
     return this.#engine !== null;
   }

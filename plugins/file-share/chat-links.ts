@@ -1,0 +1,139 @@
+/**
+ * Wires the file-share service to the chat layer's member sessions: one PeerLink
+ * per remote identity, however many chats it shares with us (the engine keys links
+ * by peer ID). The link rides on one of those sessions, the "carrier": chat
+ * messages on its port 0, block data on stream port BLOCK_STREAM_PORT. Both nodes
+ * pick the carrier the same way (lowest network ID among the open sessions), so
+ * block frames go where the other side reads. When the carrier closes, the link
+ * moves to the next session (the engine re-queues what was in flight) or is
+ * detached when none is left.
+ *
+ * Peer IDs are identities (lower-case e-mail): what `hooks.message` reports in
+ * `from`, and what each node sets as its engine's `selfId`. Chats are network IDs
+ * in hex: the same on every member's node, unlike local chat numbers.
+ */
+import type { Duplex } from 'node:stream';
+import type { FileShareService } from './service.js';
+
+/** Session port (spec §4.2) of the block stream. */
+export const BLOCK_STREAM_PORT = 1;
+
+/** What file sharing needs of one chat session. */
+export interface CarrierSession {
+  readonly closed: boolean;
+  send(message: Buffer): void;
+  openStream(port: number): Duplex;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+export interface MemberSessionLike {
+  networkId: Buffer;
+  peer: string;
+  session: CarrierSession;
+}
+
+/** The chat facade as file sharing sees it (service `chat`). */
+export interface ChatSessionSource {
+  readonly selfIdentity: string;
+  onSession(listener: (s: MemberSessionLike) => void): () => void;
+}
+
+interface PeerState {
+  sessions: Set<MemberSessionLike>;
+  chats: Set<string>;
+  carrier: MemberSessionLike | null;
+  stream: Duplex | null;
+}
+
+export class ChatLinks {
+  readonly stats = { sessionsSeen: 0, linksAttached: 0, linksMoved: 0, linksDetached: 0 };
+  readonly #service: FileShareService;
+  readonly #source: ChatSessionSource;
+  readonly #peers = new Map<string, PeerState>();
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(service: FileShareService, source: ChatSessionSource) {
+    this.#service = service;
+    this.#source = source;
+  }
+
+  get source(): ChatSessionSource {
+    return this.#source;
+  }
+
+  /** Sets the engine's `selfId` to our identity and links every open and future member session. */
+  start(): void {
+    if (this.#unsubscribe) return;
+    this.#service.selfId = this.#source.selfIdentity;
+    this.#unsubscribe = this.#source.onSession((s) => this.#add(s));
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    for (const [peerId, peer] of this.#peers) this.#detach(peerId, peer);
+    this.#peers.clear();
+  }
+
+  /** Peers with a link now. */
+  get linked(): string[] {
+    return [...this.#peers].filter(([, p]) => p.carrier).map(([id]) => id);
+  }
+
+  #add(s: MemberSessionLike): void {
+    if (!this.#unsubscribe || s.session.closed) return;
+    this.stats.sessionsSeen++;
+    let peer = this.#peers.get(s.peer);
+    if (!peer) this.#peers.set(s.peer, (peer = { sessions: new Set(), chats: new Set(), carrier: null, stream: null }));
+    peer.sessions.add(s);
+    peer.chats.add(s.networkId.toString('hex'));
+    s.session.once('close', () => this.#remove(s));
+    this.#relink(s.peer, peer);
+  }
+
+  #remove(s: MemberSessionLike): void {
+    const peer = this.#peers.get(s.peer);
+    if (!peer || !peer.sessions.delete(s)) return;
+    peer.chats.clear();
+    for (const other of peer.sessions) peer.chats.add(other.networkId.toString('hex'));
+    if (peer.carrier === s) this.#detach(s.peer, peer);
+    if (peer.sessions.size === 0) this.#peers.delete(s.peer);
+    else this.#relink(s.peer, peer);
+  }
+
+  #relink(peerId: string, peer: PeerState): void {
+    let best: MemberSessionLike | null = null;
+    for (const s of peer.sessions) {
+      if (s.session.closed) continue;
+      if (!best || Buffer.compare(s.networkId, best.networkId) < 0) best = s;
+    }
+    if (best === peer.carrier) return;
+    if (peer.carrier) {
+      this.stats.linksMoved++;
+      this.#detach(peerId, peer);
+    }
+    if (!best || !this.#service.running) return;
+    const carrier = best;
+    const stream = carrier.session.openStream(BLOCK_STREAM_PORT);
+    peer.carrier = carrier;
+    peer.stream = stream;
+    this.stats.linksAttached++;
+    this.#service.attachPeer({
+      peerId,
+      sendMessage: (message) => carrier.session.send(message),
+      blocks: stream,
+      // A protocol violation ends the block stream only; the chat goes on.
+      close: () => stream.destroy(),
+      chats: peer.chats,
+    });
+  }
+
+  #detach(peerId: string, peer: PeerState): void {
+    if (!peer.carrier) return;
+    this.stats.linksDetached++;
+    this.#service.detachPeer(peerId);
+    peer.stream?.destroy();
+    peer.carrier = null;
+    peer.stream = null;
+  }
+}

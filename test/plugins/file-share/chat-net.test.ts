@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fileSharePlugin, { type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
+import { makeTempDir } from '../../helpers/temp-dir.js';
+import { Testnet, waitFor, type TestPeer } from '../../helpers/testnet.js';
+
+const N = 3;
+/** Several blocks, the last one partial. */
+const FILE_SIZE = 5 * 64 * 1024 + 12_345;
+
+const sha256 = (buf: Buffer): string => createHash('sha256').update(buf).digest('hex');
+
+describe('file-share over chat networks (real kernels)', function () {
+  this.timeout(60_000);
+  let net: Testnet | undefined;
+  let dir: ReturnType<typeof makeTempDir> | undefined;
+
+  afterEach(async () => {
+    await net?.stop();
+    net = undefined;
+    dir?.cleanup();
+    dir = undefined;
+  });
+
+  const fileShare = (p: TestPeer): FileShareService => p.kernel.resolve('fileShare');
+
+  it('one member shares a file into a group chat; the others download it with matching SHA-256', async () => {
+    net = new Testnet();
+    net.extraPlugins = () => [{ definition: fileSharePlugin, options: {} }];
+    for (let i = 0; i < N; i++) await net.addPeer(`peer${i}@test.local`, i);
+    const peers = net.peers;
+    const chatIds: number[] = [];
+    for (const p of peers) chatIds.push((await p.chat.createGroup('files', 'open sesame')).chatId);
+    await waitFor(() => peers.every((p, i) => p.chat.members(chatIds[i]!).filter((m) => m.online).length === N - 1), 'full mesh', 30_000);
+
+    // Every engine is known by its identity, the `from` its peers see.
+    for (const p of peers) expect(fileShare(p).selfId).to.equal(p.email);
+
+    const advertised = peers.map(() => [] as Array<[FileInfo, string]>);
+    const completed = peers.map(() => [] as FileInfo[]);
+    for (const [i, p] of peers.entries()) {
+      fileShare(p).on('advertised', (info, from) => advertised[i]!.push([info, from]));
+      fileShare(p).on('complete', (info) => completed[i]!.push(info));
+    }
+
+    dir = makeTempDir('fs-chat-net-');
+    const content = randomBytes(FILE_SIZE);
+    const source = join(dir.path, 'report.bin');
+    writeFileSync(source, content);
+    const networkId = peers[0]!.chat.list()[0]!.networkId.toString('hex');
+    const shared = await fileShare(peers[0]!).share(source, networkId);
+
+    const others = peers.slice(1);
+    await waitFor(() => others.every((_, k) => advertised[k + 1]!.some(([info]) => info.fileId === shared.fileId)), 'advertisement everywhere');
+    for (const [k, p] of others.entries()) {
+      const [info, from] = advertised[k + 1]!.find(([f]) => f.fileId === shared.fileId)!;
+      expect(from).to.equal(peers[0]!.email);
+      expect(info.name).to.equal('report.bin');
+      expect(info.size).to.equal(FILE_SIZE);
+      expect(fileShare(p).chatsOf(shared.fileId)).to.deep.equal([networkId]);
+    }
+    await Promise.all(others.map((p) => fileShare(p).download(shared.fileId)));
+    await waitFor(() => others.every((_, k) => completed[k + 1]!.some((f) => f.fileId === shared.fileId)), 'downloads complete', 30_000);
+
+    for (const p of others) {
+      const info = fileShare(p).list().find((f) => f.fileId === shared.fileId)!;
+      expect(info.state).to.equal('done');
+      expect(info.path).to.be.a('string');
+      expect(info.path!.startsWith(p.dataDir)).to.equal(true);
+      expect(sha256(readFileSync(info.path!))).to.equal(sha256(content));
+    }
+    // Block data went over session stream ports, not chat messages.
+    expect(fileShare(peers[0]!).stats.uploadedBytes).to.be.greaterThan(0);
+    const downloaded = others.reduce((sum, p) => sum + fileShare(p).stats.downloadedBytes, 0);
+    expect(downloaded).to.be.at.least(2 * FILE_SIZE);
+  });
+});
