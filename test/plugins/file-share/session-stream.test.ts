@@ -1,0 +1,99 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { hasCode } from '../../../core/errors.js';
+import { SecureChatSession } from '../../../core/node/secure-session.js';
+import { SecureChannel } from '../../../core/secure-channel/index.js';
+import { testProfile } from '../../helpers/testnet.js';
+
+const PSK = Buffer.alloc(32, 9);
+/** Above what loopback socket buffers absorb while the reader (same event loop) cannot run, so the writer must wait. */
+const TOTAL = 24 * 1024 * 1024;
+const CHUNK = 250_000; // above one frame: the stream cuts it
+
+/** Two secure chat sessions over a real loopback TCP connection. */
+async function pair(): Promise<{ a: SecureChatSession; b: SecureChatSession; close(): void }> {
+  const [alice, bob] = await Promise.all([testProfile('alice@test.local', 0), testProfile('bob@test.local', 1)]);
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const socket = connect(port, '127.0.0.1');
+  const [serverSocket] = await accepted;
+  const ok = async () => ({ ok: true });
+  const [client, srv] = await Promise.all([
+    SecureChannel.connect(socket, { psk: PSK, identity: { certificateChain: alice.certificateChain, privateKey: alice.privateKey }, verifyPeer: ok }),
+    SecureChannel.accept(serverSocket, { psk: PSK, identity: { certificateChain: bob.certificateChain, privateKey: bob.privateKey }, verifyPeer: ok }),
+  ]);
+  return {
+    a: new SecureChatSession(client, Buffer.alloc(20, 1), undefined),
+    b: new SecureChatSession(srv, Buffer.alloc(20, 2), undefined),
+    close: () => {
+      client.destroy();
+      srv.destroy();
+      socket.destroy();
+      serverSocket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('secure chat session: stream ports (file-share block streams)', function () {
+  this.timeout(20_000);
+
+  it('carries an ordered byte stream on a port beside chat messages, with write back-pressure, and ends with the session', async () => {
+    const p = await pair();
+    try {
+      const { a, b } = p;
+      const out = a.openStream(1);
+      const inb = b.openStream(1);
+      // Port 2 is open on neither reading side: its frames are counted and dropped.
+      a.openStream(2).write(Buffer.from('nobody listens'));
+      const data = randomBytes(TOTAL);
+      const received: Buffer[] = [];
+      let receivedBytes = 0;
+      inb.on('data', (c: Buffer) => {
+        received.push(c);
+        receivedBytes += c.length;
+      });
+      const messages: string[] = [];
+      b.on('message', (m: Buffer) => messages.push(m.toString()));
+      let writes = 0;
+      let heldBack = 0;
+      for (let off = 0; off < TOTAL; off += CHUNK) {
+        writes++;
+        if (writes % 4 === 0) a.send(Buffer.from(`02msg ${writes}`));
+        if (!out.write(data.subarray(off, off + CHUNK))) {
+          heldBack++;
+          await once(out, 'drain');
+        }
+      }
+      for (let i = 0; i < 400 && receivedBytes < TOTAL; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(receivedBytes).to.equal(TOTAL);
+      expect(createHash('sha256').update(Buffer.concat(received)).digest('hex')).to.equal(createHash('sha256').update(data).digest('hex'));
+      expect(messages.length).to.equal(Math.floor(writes / 4));
+      expect(b.stats.streamFrames).to.be.greaterThan(TOTAL / 0xffff);
+      // The writer was held back (each chunk is above the stream's high-water mark).
+      expect(heldBack).to.be.greaterThan(0);
+      expect(out.writableLength).to.equal(0);
+
+      expect(() => a.openStream(0)).to.throw().that.satisfies((e: unknown) => hasCode(e, 'ERR_NODE_BAD_FRAME'));
+      expect(() => a.openStream(1)).to.throw().that.satisfies((e: unknown) => hasCode(e, 'ERR_NODE_BAD_FRAME'));
+
+      const ended = once(inb, 'close');
+      a.close();
+      await ended;
+      expect(inb.destroyed).to.equal(true);
+      // Both ends' ports went with the session: nothing more can be written.
+      expect(out.destroyed).to.equal(true);
+      const late = await new Promise<Error | null | undefined>((resolve) => out.write(Buffer.from('late'), resolve));
+      expect(late).to.be.instanceOf(Error);
+    } finally {
+      p.close();
+    }
+  });
+});
