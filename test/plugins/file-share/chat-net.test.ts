@@ -76,4 +76,37 @@ describe('file-share over chat networks (real kernels)', function () {
     const downloaded = others.reduce((sum, p) => sum + fileShare(p).stats.downloadedBytes, 0);
     expect(downloaded).to.be.at.least(2 * FILE_SIZE);
   });
+
+  it('keeps one link per remote node across chats, and scopes files to the chat they were shared in', async () => {
+    net = new Testnet();
+    net.extraPlugins = () => [{ definition: fileSharePlugin, options: {} }];
+    for (let i = 0; i < 3; i++) await net.addPeer(`peer${i}@test.local`, i);
+    const [p0, p1, p2] = net.peers as [TestPeer, TestPeer, TestPeer];
+    // Everyone in "all"; only peers 0 and 1 in "pair".
+    const all = await Promise.all([p0, p1, p2].map((p) => p.chat.createGroup('all', 'secret all')));
+    const pair = await Promise.all([p0, p1].map((p) => p.chat.createGroup('pair', 'secret pair')));
+    await waitFor(() => [p0, p1, p2].every((p, i) => p.chat.members(all[i]!.chatId).filter((m) => m.online).length === 2), 'mesh of "all"', 30_000);
+    await waitFor(() => [p0, p1].every((p, i) => p.chat.members(pair[i]!.chatId).filter((m) => m.online).length === 1), 'mesh of "pair"', 30_000);
+
+    const seen = new Map<TestPeer, string[]>([[p1, []], [p2, []]]);
+    for (const [p, list] of seen) fileShare(p).on('advertised', (info) => list.push(info.name));
+    dir = makeTempDir('fs-chat-net-');
+    const secretPath = join(dir.path, 'pair-only.txt');
+    const publicPath = join(dir.path, 'for-all.txt');
+    writeFileSync(secretPath, randomBytes(70_000));
+    writeFileSync(publicPath, randomBytes(1000));
+    const pairFile = await fileShare(p0).share(secretPath, pair[0]!.networkId.toString('hex'));
+    await fileShare(p0).share(publicPath, all[0]!.networkId.toString('hex'));
+
+    await waitFor(() => seen.get(p2)!.includes('for-all.txt') && seen.get(p1)!.includes('for-all.txt') && seen.get(p1)!.includes('pair-only.txt'), 'advertisements');
+    // Peer 1 shares both chats with peer 0 over one link and still got each file once.
+    expect([...seen.get(p1)!].sort()).to.deep.equal(['for-all.txt', 'pair-only.txt']);
+    expect(seen.get(p2)).to.deep.equal(['for-all.txt']);
+    expect(fileShare(p2).list().map((f) => f.name)).to.deep.equal(['for-all.txt']);
+
+    const done = new Promise<FileInfo>((resolve) => fileShare(p1).on('complete', resolve));
+    await fileShare(p1).download(pairFile.fileId);
+    const info = await done;
+    expect(sha256(readFileSync(info.path!))).to.equal(sha256(readFileSync(secretPath)));
+  });
 });
