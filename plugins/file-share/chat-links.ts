@@ -120,12 +120,19 @@ export class ChatLinks {
     this.stats.linksAttached++;
     this.#service.attachPeer({
       peerId,
-      sendMessage: (message) => carrier.session.send(message),
+      sendMessage: (message, chats) => this.#via(peer, carrier, chats).session.send(message),
       blocks: stream,
       // A protocol violation ends the block stream only; the chat goes on.
       close: () => stream.destroy(),
       chats: peer.chats,
     });
+  }
+
+  /** The carrier, unless the message is about chats it is not in: then a session of one of those. */
+  #via(peer: PeerState, carrier: MemberSessionLike, chats: ReadonlySet<string> | undefined): MemberSessionLike {
+    if (!chats || chats.has(carrier.networkId.toString('hex'))) return carrier;
+    for (const s of peer.sessions) if (!s.session.closed && chats.has(s.networkId.toString('hex'))) return s;
+    return carrier;
   }
 
   #detach(peerId: string, peer: PeerState): void {

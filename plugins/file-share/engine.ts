@@ -35,8 +35,12 @@ const RATE_WINDOW_MS = 1_000;
 export interface PeerLink {
   /** Unique per link on this node; also orders stripes, so it must be the same ID the peer's engine is told as its `selfId`. */
   readonly peerId: string;
-  /** Sends one file-share chat message (type byte ‖ payload) to the peer, in order. */
-  sendMessage(message: Buffer): void;
+  /**
+   * Sends one file-share chat message (type byte ‖ payload) to the peer, in order.
+   * `chats`: the chats the message is about (advertisements): a link merged over several
+   * chats sends it through one of those, so the receiver learns the file's chat.
+   */
+  sendMessage(message: Buffer, chats?: ReadonlySet<string>): void;
   /** The block stream with the peer: we write frames, and read the frames it sends. */
   readonly blocks: Duplex;
   /** Tears the link down (after a protocol violation). */
@@ -244,7 +248,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     link.blocks.on('error', onEnd);
     for (const entry of this.#files.values()) {
       if (!inScope(entry, link)) continue;
-      if (entry.state === 'done') this.#send(peer, { type: MESSAGE_TYPES.ADVERTISE, advertisement: entry.advertisement });
+      if (entry.state === 'done') this.#send(peer, { type: MESSAGE_TYPES.ADVERTISE, advertisement: entry.advertisement }, entry.chats);
       else if (entry.state === 'active') this.#send(peer, this.#bitfieldOf(entry, true));
     }
   }
@@ -269,8 +273,12 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     return this.#peers.get(peerId)?.uploadedBytes ?? 0;
   }
 
-  /** A file-share chat message from a peer (the chat layer's message hook calls this). */
-  handleMessage(peerId: string, message: Buffer): void {
+  /**
+   * A file-share chat message from a peer (the chat layer's message hook calls this).
+   * `chat`: the chat it arrived in, when known; an advertised file belongs to that chat
+   * (else to every chat of the link).
+   */
+  handleMessage(peerId: string, message: Buffer, chat?: string): void {
     const peer = this.#peers.get(peerId);
     if (!peer || this.#closed) return;
     let msg: FileShareMessage;
@@ -281,7 +289,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       return;
     }
     if (msg.type === MESSAGE_TYPES.ADVERTISE) {
-      this.#onAdvertise(peer, msg.advertisement);
+      this.#onAdvertise(peer, msg.advertisement, chat);
       return;
     }
     const entry = this.#files.get(msg.fileId.toString('hex'));
@@ -472,8 +480,8 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     return { type: MESSAGE_TYPES.BITFIELD, reply, fileId: entry.id, blockCount: entry.have.size, bits: entry.have.bytes };
   }
 
-  #send(peer: PeerEntry, msg: FileShareMessage): void {
-    if (!peer.closed) peer.link.sendMessage(encodeMessage(msg));
+  #send(peer: PeerEntry, msg: FileShareMessage, chats?: ReadonlySet<string>): void {
+    if (!peer.closed) peer.link.sendMessage(encodeMessage(msg), chats?.size ? chats : undefined);
   }
 
   #sendTo(peerId: string, msg: FileShareMessage): void {
@@ -484,10 +492,11 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   /** Sends to every linked peer in the file's chats. */
   #broadcast(entry: FileEntry, msg: FileShareMessage): void {
     const bytes = encodeMessage(msg);
-    for (const peer of this.#peers.values()) if (!peer.closed && inScope(entry, peer.link)) peer.link.sendMessage(bytes);
+    const chats = entry.chats.size ? entry.chats : undefined;
+    for (const peer of this.#peers.values()) if (!peer.closed && inScope(entry, peer.link)) peer.link.sendMessage(bytes, chats);
   }
 
-  #onAdvertise(peer: PeerEntry, advertisement: Buffer): void {
+  #onAdvertise(peer: PeerEntry, advertisement: Buffer, chat: string | undefined): void {
     let meta: FileMetadata;
     try {
       meta = decodeMetadata(advertisement, this.#o.maxFileSize !== undefined ? { maxFileSize: this.#o.maxFileSize } : {});
@@ -510,7 +519,9 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       }
       entry = this.#entry(id, meta, advertisement, 'advertised', 'remote');
       entry.peerBits.set(peer.link.peerId, full);
-      for (const chat of peer.link.chats ?? []) entry.chats.add(chat);
+      // The chat it came in, if it is one we share with this peer; else all we share.
+      if (chat !== undefined && (!peer.link.chats || peer.link.chats.has(chat))) entry.chats.add(chat);
+      else for (const c of peer.link.chats ?? []) entry.chats.add(c);
       this.#persist(entry);
       for (const chat of entry.chats) this.#o.store.addChat(entry.id, chat);
       this.emit('advertised', this.#info(entry), peer.link.peerId);

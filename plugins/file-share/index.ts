@@ -111,7 +111,7 @@ export default definePlugin<FileShareOptions>({
     api.hooks.message.tapPromise(PLUGIN_NAME, async (event: MessageEvent) => {
       // The chat layer hands the payload after the type byte; the codecs want the whole message.
       if (!FILE_SHARE_TYPES.has(event.type) || !Buffer.isBuffer(event.body)) return;
-      service.handleMessage(event.from, Buffer.concat([Buffer.from([event.type]), event.body]));
+      service.handleMessage(event.from, Buffer.concat([Buffer.from([event.type]), event.body]), event.networkId.toString('hex'));
     });
   },
 });

@@ -105,9 +105,9 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
     this.#engine?.removePeer(peerId);
   }
 
-  /** For the chat layer: a file-share message (type byte ‖ payload) arrived from `peerId`. */
-  handleMessage(peerId: string, message: Buffer): void {
-    this.#engine?.handleMessage(peerId, message);
+  /** For the chat layer: a file-share message (type byte ‖ payload) arrived from `peerId`, in `chat` when known. */
+  handleMessage(peerId: string, message: Buffer, chat?: string): void {
+    this.#engine?.handleMessage(peerId, message, chat);
   }
 
   #need(): FileShareEngine {

@@ -96,13 +96,19 @@ describe('file-share over chat networks (real kernels)', function () {
     writeFileSync(secretPath, randomBytes(70_000));
     writeFileSync(publicPath, randomBytes(1000));
     const pairFile = await fileShare(p0).share(secretPath, pair[0]!.networkId.toString('hex'));
-    await fileShare(p0).share(publicPath, all[0]!.networkId.toString('hex'));
+    const publicFile = await fileShare(p0).share(publicPath, all[0]!.networkId.toString('hex'));
 
     await waitFor(() => seen.get(p2)!.includes('for-all.txt') && seen.get(p1)!.includes('for-all.txt') && seen.get(p1)!.includes('pair-only.txt'), 'advertisements');
     // Peer 1 shares both chats with peer 0 over one link and still got each file once.
     expect([...seen.get(p1)!].sort()).to.deep.equal(['for-all.txt', 'pair-only.txt']);
     expect(seen.get(p2)).to.deep.equal(['for-all.txt']);
     expect(fileShare(p2).list().map((f) => f.name)).to.deep.equal(['for-all.txt']);
+    // Peer 1 learnt each file's own chat: the link rides on one of the two sessions, but an
+    // advertisement goes through a session of the file's chat. So once peer 1 seeds the
+    // pair-only file it will not offer it in "all" (one of these two checks goes through
+    // the non-carrier session, whichever chat's network ID sorts first).
+    expect(fileShare(p1).chatsOf(pairFile.fileId)).to.deep.equal([pair[1]!.networkId.toString('hex')]);
+    expect(fileShare(p1).chatsOf(publicFile.fileId)).to.deep.equal([all[1]!.networkId.toString('hex')]);
 
     const done = new Promise<FileInfo>((resolve) => fileShare(p1).on('complete', resolve));
     await fileShare(p1).download(pairFile.fileId);
