@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import type { MessageEvent } from '../../core/types.js';
 import { ChatLinks, type ChatSessionSource } from './chat-links.js';
+import { addFileShareCommands } from './cli.js';
 import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
 import { FileShareService } from './service.js';
 import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
@@ -81,6 +82,7 @@ export default definePlugin<FileShareOptions>({
       for (const migration of FILE_SHARE_MIGRATIONS) registry.add(migration);
     });
     api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
+    api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addFileShareCommands(cli));
     // The chat facade appears after hooks.start (once the profile is unlocked) and is
     // replaced on lock/unlock: bind to it whenever a chat goes online or a connection
     // opens, both of which come before any member session.
@@ -118,5 +120,6 @@ export default definePlugin<FileShareOptions>({
 
 export { FileShareService } from './service.js';
 export { ChatLinks, BLOCK_STREAM_PORT, type ChatSessionSource } from './chat-links.js';
+export { shareIntoChat, listFiles, runFiles, runShare, fileLine } from './cli.js';
 export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
 export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';

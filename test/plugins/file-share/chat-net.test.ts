@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fileSharePlugin, { type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
+import fileSharePlugin, { listFiles, shareIntoChat, type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, waitFor, type TestPeer } from '../../helpers/testnet.js';
 
@@ -50,7 +50,9 @@ describe('file-share over chat networks (real kernels)', function () {
     const source = join(dir.path, 'report.bin');
     writeFileSync(source, content);
     const networkId = peers[0]!.chat.list()[0]!.networkId.toString('hex');
-    const shared = await fileShare(peers[0]!).share(source, networkId);
+    // What `bitchat share report.bin --chat files` does on the running node.
+    const shared = await shareIntoChat(peers[0]!.kernel, source, 'Files');
+    expect(fileShare(peers[0]!).chatsOf(shared.fileId)).to.deep.equal([networkId]);
 
     const others = peers.slice(1);
     await waitFor(() => others.every((_, k) => advertised[k + 1]!.some(([info]) => info.fileId === shared.fileId)), 'advertisement everywhere');
@@ -75,6 +77,12 @@ describe('file-share over chat networks (real kernels)', function () {
     expect(fileShare(peers[0]!).stats.uploadedBytes).to.be.greaterThan(0);
     const downloaded = others.reduce((sum, p) => sum + fileShare(p).stats.downloadedBytes, 0);
     expect(downloaded).to.be.at.least(2 * FILE_SIZE);
+    // `bitchat files` on a downloader.
+    const lines: string[] = [];
+    listFiles(peers[1]!.kernel, { out: (l) => lines.push(l) });
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(/^[0-9a-f]{16} {2}done {7}100% .* report\.bin$/);
+    expect(lines[0]!.startsWith(shared.fileId.slice(0, 16))).to.equal(true);
   });
 
   it('keeps one link per remote node across chats, and scopes files to the chat they were shared in', async () => {
