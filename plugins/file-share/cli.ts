@@ -54,7 +54,7 @@ export async function shareIntoChat(kernel: Kernel, file: string, chatName: stri
   const chat = kernel.resolve('chat');
   const wanted = chatName.trim().toLowerCase();
   const found = chat.list().find((c) => c.name.toLowerCase() === wanted);
-  if (!found) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, `no chat named "${chatName}" (join it first)`);
+  if (!found) throw new FileShareError(FILE_SHARE_ERRORS.UNKNOWN_CHAT, `no chat named "${chatName}" (join it first)`);
   if (!found.online) await chat.goOnline(found.chatId);
   return kernel.resolve('fileShare').share(resolve(file), found.networkId.toString('hex'));
 }

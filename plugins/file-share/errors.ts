@@ -28,6 +28,8 @@ export const FILE_SHARE_ERRORS = {
   PATH_ESCAPE: 'ERR_FILE_SHARE_PATH_ESCAPE',
   /** The operation does not fit the download's state (e.g. resume a finished file). */
   BAD_STATE: 'ERR_FILE_SHARE_BAD_STATE',
+  /** `bitchat share --chat` names no joined chat. */
+  UNKNOWN_CHAT: 'ERR_FILE_SHARE_UNKNOWN_CHAT',
 } as const;
 
 export type FileShareErrorCode = (typeof FILE_SHARE_ERRORS)[keyof typeof FILE_SHARE_ERRORS];
