@@ -23,8 +23,18 @@ export class UiError extends BitChatError {
   }
 }
 
+const CODE_PATTERN = /^ERR_[A-Z0-9_]+$/;
+
+/**
+ * A coded error, by shape rather than class: a plugin installed as a package
+ * may bring its own copy of the error classes.
+ */
+function isCoded(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && CODE_PATTERN.test((err as unknown as { code: string }).code);
+}
+
 /** Which HTTP status a coded error from a service maps to. */
-function statusFor(err: BitChatError): number {
+function statusFor(err: Error & { code: string; statusCode?: number }): number {
   if (err instanceof UiError) return err.statusCode;
   if (/_UNKNOWN_|_NOT_FOUND$/.test(err.code)) return 404;
   if (/PASSWORD|_LOCKED$|_DECRYPT/.test(err.code)) return 403;
@@ -39,7 +49,7 @@ function statusFor(err: BitChatError): number {
 export function installErrorHandler(app: FastifyInstance, log: { error(obj: object, msg: string): void }): void {
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply) => {
     if (err.validation) return reply.code(400).send({ code: ERR_UI_BAD_REQUEST, message: err.message });
-    if (err instanceof BitChatError) return reply.code(statusFor(err)).send({ code: err.code, message: err.message });
+    if (isCoded(err)) return reply.code(statusFor(err)).send({ code: err.code, message: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ code: ERR_UI_BAD_REQUEST, message: err.message });
     }

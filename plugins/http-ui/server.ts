@@ -46,7 +46,13 @@ export interface UiServer {
 }
 
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
-  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, logger: false, forceCloseConnections: true });
+  const app = Fastify({
+    bodyLimit: MAX_BODY_BYTES,
+    logger: false,
+    forceCloseConnections: true,
+    // A body with a field the schema does not name is refused, not silently trimmed.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const hub = new EventHub();
   let port = options.port;
   installSecurity(app, { token: options.token, hosts: () => allowedHosts(options.host, port), cookieName: () => tokenCookieName(port) });

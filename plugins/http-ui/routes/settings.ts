@@ -44,7 +44,8 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
 
   const view = (): Record<string, unknown> => {
     const saved = source ? (readRaw(source).plugins ?? {}) : api.config.plugins;
-    const running = new Map(api.resolve('plugins').status().map((p) => [p.name, p]));
+    // Plugins given in code (embedding apps, tests) are not the config file's to switch.
+    const running = new Map(api.resolve('plugins').status().filter((p) => p.origin !== 'inline').map((p) => [p.name, p]));
     const names = [...new Set([...BUILT_IN_PLUGINS, ...Object.keys(saved), ...running.keys()])];
     let restartNeeded = false;
     const plugins = names.map((name) => {

@@ -34,6 +34,10 @@ export class FakeChat extends EventEmitter {
     this.service.on('mesh-status', (chatId: number, status: string) => this.emit('mesh', chatId, status));
   }
 
+  summary(chatId: number): unknown {
+    return (this.list() as Array<{ chatId: number }>).find((c) => c.chatId === chatId);
+  }
+
   list(): unknown[] {
     return this.service.chats().map((record) => ({
       ...record,
@@ -46,13 +50,13 @@ export class FakeChat extends EventEmitter {
   async createGroup(name: string, secret?: string): Promise<unknown> {
     const record = await this.service.createGroup(name, secret !== undefined ? { sharedSecret: secret } : {});
     await this.service.goOnline(record.chatId);
-    return record;
+    return this.summary(record.chatId);
   }
 
   async openPrivateChat(email: string, secret?: string): Promise<unknown> {
     const record = await this.service.openPrivateChat(email, secret !== undefined ? { sharedSecret: secret } : {});
     await this.service.goOnline(record.chatId);
-    return record;
+    return this.summary(record.chatId);
   }
 
   send(chatId: number, text: string): unknown {
