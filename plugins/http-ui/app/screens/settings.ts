@@ -56,7 +56,7 @@ export async function settingsScreen(ctx: Context): Promise<Screen> {
     );
     if (status.state === 'unlocked') {
       const lock = el('button', { type: 'button', id: 'lock' }, 'Lock profile');
-      lock.addEventListener('click', () => void postJson('/api/profile/lock').then(() => ctx.reload()).catch((err: unknown) => error.set(err)));
+      lock.addEventListener('click', () => void postJson('/api/profile/lock').then(() => ctx.navigate('#/chats')).catch((err: unknown) => error.set(err)));
       profile.push(el('div', { class: 'row' }, lock));
     }
   }
