@@ -3,6 +3,8 @@
  * boundary carries a stable `code` (`ERR_<AREA>_<REASON>`) that callers and
  * tests match on; the message is for people and may change.
  */
+const BRAND = Symbol.for('bitchat.error');
+
 export class BitChatError extends Error {
   readonly code: string;
 
@@ -10,6 +12,18 @@ export class BitChatError extends Error {
     super(message, options);
     this.name = 'BitChatError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * One module file can be loaded twice in a process (a plugin imported as ESM
+   * while tests load core through another loader, or two copies of the package
+   * under node_modules). A global symbol brand keeps `instanceof BitChatError`
+   * true across those copies.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== BitChatError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

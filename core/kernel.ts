@@ -17,6 +17,7 @@ import {
   type LoadedPlugin,
   type PluginOrigin,
 } from './plugin-loader.js';
+import { networkPolicyOf } from './network-policy.js';
 import { DATABASE_FILE_NAME, MigrationList, Storage } from './storage.js';
 import type { DiscoverySource, Endpoint, NetworkId } from './types.js';
 
@@ -141,7 +142,7 @@ export class Kernel {
       const migrations = new MigrationList();
       this.hooks.migrations.call(migrations);
       this.storage.migrate(migrations.all);
-      await this.connections.start();
+      await this.connections.start({ listen: networkPolicyOf(this).allowListen });
       await this.hooks.start.promise();
     } catch (err) {
       // Whatever did start is closed again: stop taps tolerate a partial start.

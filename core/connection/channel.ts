@@ -56,7 +56,6 @@ export class VirtualChannel extends Duplex {
   private chunk: Buffer | null = null;
   private chunkOffset = 0;
   private chunkCallback: ((err?: Error | null) => void) | null = null;
-  private sentEnd = false;
   private receivedEnd = false;
   private silent = false;
   private remoteClosed = false;
@@ -185,7 +184,6 @@ export class VirtualChannel extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    this.sentEnd = true;
     this.host.sendControl(Signal.CHANNEL_END, this.name);
     callback();
   }

@@ -10,7 +10,8 @@
  * | 5 / 17 | 2      | port, u16 LE                   |
  * | rest   |        | zero padding to 20 bytes       |
  */
-import { isIP, isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
+import { formatIPv6, ipv6ToBytes, isIPv4Mapped, mappedIPv4 } from '../ip-address.js';
 import type { Endpoint } from '../types.js';
 import { CHANNEL_NAME_LENGTH } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
@@ -22,9 +23,8 @@ export function normalizeHost(host: string): string {
   const pct = h.indexOf('%');
   if (pct >= 0 && isIP(h.slice(0, pct)) === 6) h = h.slice(0, pct);
   if (isIP(h) === 6) {
-    const bytes = parseIPv6(h);
-    const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-    return mapped ? `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}` : formatIPv6(bytes);
+    const bytes = ipv6ToBytes(h);
+    return isIPv4Mapped(bytes) ? mappedIPv4(bytes) : formatIPv6(bytes);
   }
   return h.toLowerCase();
 }
@@ -35,45 +35,6 @@ export function endpointKey(endpoint: Endpoint): string {
   return isIP(host) === 6 ? `[${host}]:${endpoint.port}` : `${host}:${endpoint.port}`;
 }
 
-function parseIPv6(host: string): Buffer {
-  const out = Buffer.alloc(16);
-  let text = host;
-  let tail: number[] = [];
-  // An embedded dotted IPv4 quad fills the last 4 bytes.
-  const lastColon = text.lastIndexOf(':');
-  const maybeV4 = text.slice(lastColon + 1);
-  if (isIPv4(maybeV4)) {
-    tail = maybeV4.split('.').map(Number);
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [left, right] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
-  const leftGroups = left ? left.split(':') : [];
-  const rightGroups = right !== undefined && right !== '' ? right.split(':') : [];
-  const groups = [...leftGroups, ...new Array<string>(8 - leftGroups.length - rightGroups.length).fill('0'), ...rightGroups];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  if (tail.length === 4) Buffer.from(tail).copy(out, 12);
-  return out;
-}
-
-function formatIPv6(bytes: Buffer): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
-  // Compress the longest run of zero groups (RFC 5952).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** The EPN channel name of an IP-literal end point. */
 export function encodeEpn(endpoint: Endpoint): Buffer {
   const host = normalizeHost(endpoint.host);
   const family = isIP(host);
@@ -87,7 +48,7 @@ export function encodeEpn(endpoint: Endpoint): Buffer {
     out.writeUInt16LE(endpoint.port, 5);
   } else {
     out[0] = 1;
-    parseIPv6(host).copy(out, 1);
+    ipv6ToBytes(host).copy(out, 1);
     out.writeUInt16LE(endpoint.port, 17);
   }
   return out;

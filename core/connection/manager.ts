@@ -167,9 +167,14 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return this.byPeer.get(peerId.toString('hex'));
   }
 
-  /** Open the listener. */
-  async start(): Promise<void> {
+  /** Open the listener; `listen: false` (Tor mode) runs outbound-only, reachable through relays. */
+  async start(options: { listen?: boolean } = {}): Promise<void> {
     if (this.running) return;
+    if (options.listen === false) {
+      this.running = true;
+      this.logger.debug('not listening (network policy)');
+      return;
+    }
     const server = createServer({ noDelay: true, pauseOnConnect: true });
     server.on('connection', (socket) => this.onSocket(socket));
     server.on('error', (err) => this.logger.warn({ err }, 'listener error'));

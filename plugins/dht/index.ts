@@ -2,6 +2,7 @@
  * The `dht` plugin: peer discovery on the BitTorrent mainline DHT, and the
  * DHT node itself as the `dht` service (the relay plugin announces on it).
  */
+import { networkPolicyOf } from '../../core/network-policy.js';
 import { definePlugin, type JsonSchema } from '../../core/plugin.js';
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FAST_ANNOUNCE_INTERVAL_MS, PUBLIC_BOOTSTRAP } from './constants.js';
 import { DhtDiscovery } from './dht-discovery.js';
@@ -101,7 +102,14 @@ export default definePlugin<DhtPluginOptions>({
 
     api.hooks.migrations.tap(PLUGIN_NAME, (registry) => registry.add(DHT_NODES_MIGRATION));
 
+    // Tor mode forbids UDP: the DHT stays off and peers come through relays and proxied trackers.
+    let disabled = false;
     api.hooks.start.tapPromise(PLUGIN_NAME, async () => {
+      if (!networkPolicyOf(api).allowUdp) {
+        disabled = true;
+        log.warn('DHT not started: the network policy forbids UDP (Tor mode)');
+        return;
+      }
       if (options.persistRoutingTable) {
         // The kernel opened its database and applied DHT_NODES_MIGRATION before start.
         const storage = api.tryResolve('storage');
@@ -114,17 +122,18 @@ export default definePlugin<DhtPluginOptions>({
     });
 
     api.hooks.stop.tapPromise(PLUGIN_NAME, async () => {
-      await service.stop();
+      if (!disabled) await service.stop();
       store = undefined;
     });
 
     api.hooks.announce.tapPromise(PLUGIN_NAME, async (request) => {
+      if (disabled) return;
       // A DHT round can take seconds on the public network: do not hold the hook for it.
       service.announce(request.networkId, request.port).catch((err: Error) => log.warn({ err }, 'DHT announce refused'));
     });
 
     api.hooks.withdraw.tapPromise(PLUGIN_NAME, async (networkId) => {
-      await service.withdraw(networkId);
+      if (!disabled) await service.withdraw(networkId);
     });
   },
 });

@@ -4,6 +4,7 @@
  * networks it answers and queries for; peers it finds go to `reportPeer(..., 'lan')`.
  * The service is shared as `lan-discovery` so other plugins and the UI can read its stats.
  */
+import { networkPolicyOf } from '../../core/network-policy.js';
 import { definePlugin, type JsonSchema } from '../../core/plugin.js';
 import type { AnnounceRequest, NetworkId } from '../../core/types.js';
 import { DISCOVERY_SOURCE, PLUGIN_NAME, PLUGIN_VERSION } from './constants.js';
@@ -100,13 +101,25 @@ export default definePlugin<Partial<LanDiscoveryOptions>>({
       onPeer: (networkId: NetworkId, endpoint) => api.reportPeer(networkId, endpoint, DISCOVERY_SOURCE),
     });
     api.register(PLUGIN_NAME, service);
-    api.hooks.start.tapPromise(PLUGIN_NAME, () => service.start());
-    api.hooks.stop.tapPromise(PLUGIN_NAME, () => service.stop());
+    // Broadcasts leave outside any proxy: a node in Tor mode keeps the LAN plugin off.
+    let disabled = false;
+    api.hooks.start.tapPromise(PLUGIN_NAME, async () => {
+      const policy = networkPolicyOf(api);
+      if (!policy.allowLan || !policy.allowUdp) {
+        disabled = true;
+        logger.warn('LAN discovery not started: the network policy forbids it (Tor mode)');
+        return;
+      }
+      await service.start();
+    });
+    api.hooks.stop.tapPromise(PLUGIN_NAME, async () => {
+      if (!disabled) await service.stop();
+    });
     api.hooks.announce.tapPromise(PLUGIN_NAME, async (request: AnnounceRequest) => {
-      service.announce(request.networkId, request.port);
+      if (!disabled) service.announce(request.networkId, request.port);
     });
     api.hooks.withdraw.tapPromise(PLUGIN_NAME, async (networkId: NetworkId) => {
-      service.withdraw(networkId);
+      if (!disabled) service.withdraw(networkId);
     });
   },
 });

@@ -3,24 +3,10 @@
  * the service name `networkPolicy`; the kernel and every plugin that opens a
  * socket of its own consult it (absent service = everything allowed).
  */
+import { OPEN_NETWORK_POLICY, type NetworkPolicy } from '../../core/network-policy.js';
 import { PROXY_ERROR_CODES, ProxyError } from './errors.js';
 
-export type NetworkMode = 'direct' | 'proxy' | 'tor';
-
-export interface NetworkPolicy {
-  /** 'proxy': outbound TCP goes through a proxy; 'tor': proxy plus no leaks. */
-  readonly mode: NetworkMode;
-  /** Outbound TCP that bypasses `hooks.dial` / the proxy service (raw `net.connect`). */
-  readonly allowDirectTcp: boolean;
-  /** Any UDP socket: UDP trackers, the mainline DHT, LAN discovery. */
-  readonly allowUdp: boolean;
-  /** LAN discovery (IPv4 broadcast, IPv6 multicast). */
-  readonly allowLan: boolean;
-  /** A listening TCP socket for inbound peers. */
-  readonly allowListen: boolean;
-  /** Local DNS lookups (`dns.lookup`, resolving a tracker or bootstrap name). */
-  readonly allowDns: boolean;
-}
+export type { NetworkMode, NetworkPolicy } from '../../core/network-policy.js';
 
 export type NetworkCapability = 'directTcp' | 'udp' | 'lan' | 'listen' | 'dns';
 
@@ -32,15 +18,7 @@ const CAPABILITY_FIELD: Readonly<Record<NetworkCapability, keyof NetworkPolicy>>
   dns: 'allowDns',
 });
 
-/** No proxy: everything allowed (what consumers assume when no policy is registered). */
-export const OPEN_NETWORK_POLICY: NetworkPolicy = Object.freeze({
-  mode: 'direct',
-  allowDirectTcp: true,
-  allowUdp: true,
-  allowLan: true,
-  allowListen: true,
-  allowDns: true,
-});
+export { OPEN_NETWORK_POLICY };
 
 /**
  * The policy for a proxied node. Plain proxy mode only forbids direct TCP

@@ -22,7 +22,7 @@
  * | peers6          | string, n x 18 (IPv6 + port) | compact IPv6 peers (BEP 7)       |
  * | external ip     | string, 4 or 16 bytes        | our address as the tracker sees  |
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { decodeBencode, isDict, type BValue } from './bencode.js';
@@ -75,6 +75,8 @@ export interface HttpGetOptions {
   maxBytes: number;
   userAgent: string;
   signal?: AbortSignal;
+  /** A proxy's agent; without one the request goes direct (no keep-alive). */
+  agent?: Agent;
 }
 
 /** GET with no keep-alive, a deadline and a body cap; resolves with a 200's body only. */
@@ -86,7 +88,7 @@ export function httpGetBounded(url: string, options: HttpGetOptions): Promise<Bu
       parsed,
       {
         method: 'GET',
-        agent: false,
+        agent: options.agent ?? false,
         headers: { 'user-agent': options.userAgent, 'accept-encoding': 'identity', connection: 'close' },
         timeout: options.timeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),

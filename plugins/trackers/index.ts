@@ -2,6 +2,7 @@
  * The `trackers` plugin: peer discovery on HTTP and UDP BitTorrent trackers,
  * shared as the `trackers` service (chats set their own tracker lists on it).
  */
+import { networkPolicyOf, type ProxiedAgents } from '../../core/network-policy.js';
 import { definePlugin, type JsonSchema } from '../../core/plugin.js';
 import { FAST_INTERVAL_MS, MAX_RETRY_MS, MAX_TRACKERS_PER_NETWORK, PUBLIC_TRACKERS, RETRY_BASE_MS } from './constants.js';
 import { TrackerDiscovery } from './tracker-discovery.js';
@@ -99,6 +100,9 @@ export default definePlugin<TrackersPluginOptions>({
         honourMinInterval: options.honourMinInterval,
         retryBaseMs: options.retryBaseSeconds * 1000,
         maxRetryMs: options.maxRetrySeconds * 1000,
+        // Read at announce time: the proxy plugin may apply after this one.
+        allowUdp: () => networkPolicyOf(api).allowUdp,
+        httpAgents: () => api.tryResolve<ProxiedAgents>('proxy'),
       },
       {
         onPeer: (networkId, endpoint) => api.reportPeer(networkId, endpoint, PLUGIN_NAME),

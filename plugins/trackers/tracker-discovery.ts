@@ -8,6 +8,7 @@
  * invalid, private unless allowed), capped per response, de-duplicated per
  * network, and reported through `onPeer`.
  */
+import type { ProxiedAgents } from '../../core/network-policy.js';
 import type { Endpoint, NetworkId } from '../../core/types.js';
 import type { TrackerUpdate } from 'bittorrent-tracker';
 import { endpointKey, localAddresses, normaliseHost, parseHostPort, rejectEndpoint } from '../dht/address-policy.js';
@@ -49,6 +50,10 @@ export interface TrackerDiscoveryOptions {
   maxPeersPerResponse?: number;
   /** How long a withdraw waits for the tracker to take the "stopped" event. @default 1 s */
   stopWaitMs?: number;
+  /** Asked at each announce: may UDP trackers be used? (false in Tor mode) @default always */
+  allowUdp?: () => boolean;
+  /** Asked at each request: agents that carry HTTP(S) announces through a proxy, if any. */
+  httpAgents?: () => ProxiedAgents | undefined;
 }
 
 export interface TrackerDiscoveryCallbacks {
@@ -139,6 +144,7 @@ export class TrackerDiscovery {
       retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
       maxRetryMs: options.maxRetryMs ?? MAX_RETRY_MS,
       honourMinInterval: options.honourMinInterval ?? true,
+      ...(options.httpAgents ? { httpAgents: options.httpAgents } : {}),
     };
   }
 
@@ -175,7 +181,10 @@ export class TrackerDiscovery {
   /** Trackers `networkId` is (or would be) announced on. */
   trackersFor(networkId: NetworkId): string[] {
     const own = this.#networkTrackers.get(networkId.toString('hex'));
-    return [...new Set((own ?? this.#options.announce).map((u) => u.replace(/\/$/, '')))].slice(0, MAX_TRACKERS_PER_NETWORK);
+    const allowUdp = this.#options.allowUdp?.() ?? true;
+    return [...new Set((own ?? this.#options.announce).map((u) => u.replace(/\/$/, '')))]
+      .filter((url) => allowUdp || !url.startsWith('udp:'))
+      .slice(0, MAX_TRACKERS_PER_NETWORK);
   }
 
   /**

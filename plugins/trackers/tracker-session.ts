@@ -8,6 +8,7 @@
  * per-tracker `setInterval` is replaced by a hook that only records the
  * interval the tracker asked for, and this class decides when to announce.
  */
+import type { ProxiedAgents } from '../../core/network-policy.js';
 import { randomBytes } from 'node:crypto';
 import { Client, type TrackerUpdate } from 'bittorrent-tracker';
 import { HTTP_TIMEOUT_MS, MAX_HTTP_RESPONSE_BYTES, NUMWANT, PEER_ID_PREFIX, REQUEST_GUARD_MS } from './constants.js';
@@ -23,6 +24,8 @@ export interface SessionTiming {
   retryBaseMs: number;
   maxRetryMs: number;
   honourMinInterval: boolean;
+  /** Agents that carry HTTP(S) announces through a proxy, when one is configured. */
+  httpAgents?: () => ProxiedAgents | undefined;
 }
 
 export interface SessionEvents {
@@ -197,7 +200,14 @@ export class TrackerSession {
     });
     const controller = new AbortController();
     this.#inFlight.add(controller);
-    httpGetBounded(url, { timeoutMs: HTTP_TIMEOUT_MS, maxBytes: MAX_HTTP_RESPONSE_BYTES, userAgent: USER_AGENT, signal: controller.signal })
+    const agents = this.#timing.httpAgents?.();
+    httpGetBounded(url, {
+      timeoutMs: HTTP_TIMEOUT_MS,
+      maxBytes: MAX_HTTP_RESPONSE_BYTES,
+      userAgent: USER_AGENT,
+      signal: controller.signal,
+      ...(agents ? { agent: url.startsWith('https:') ? agents.httpsAgent : agents.httpAgent } : {}),
+    })
       .then((body) => {
         if (this.#closed) return;
         const r = decodeAnnounceResponse(body);

@@ -76,6 +76,19 @@ describe('cli', () => {
     expect(badOptions.err).to.contain('.prefix').and.contain('expected string, found number 7').and.contain('ERR_PLUGIN_OPTIONS_INVALID');
   });
 
+  it('the embedded default config passes config check with its built-in plugins', async () => {
+    const previous = process.env.BITCHAT_HOME;
+    process.env.BITCHAT_HOME = temp.path;
+    try {
+      const result = await run(['config', 'check']);
+      expect(result.code, result.err).to.equal(0);
+      expect(result.out).to.contain('embedded default config (4 plugins)');
+    } finally {
+      if (previous === undefined) delete process.env.BITCHAT_HOME;
+      else process.env.BITCHAT_HOME = previous;
+    }
+  });
+
   it('bitchat plugins says what loaded, what did not and why, and what each taps', async () => {
     const file = writeConfig({ plugins: { [EXAMPLE]: {}, 'file-share': false, './missing.js': {} } });
     const result = await run(['--config', file, 'plugins']);

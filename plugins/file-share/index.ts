@@ -1,0 +1,97 @@
+/**
+ * The file-share plugin: swarming file transfer inside a chat network
+ * (spec §5, DESIGN §2b "files"). It registers its message types and SQLite
+ * migrations, and shares a `fileShare` service; the chat layer attaches one
+ * PeerLink per member session and forwards file-share messages (README).
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { definePlugin } from '../../core/plugin.js';
+import type { MessageEvent } from '../../core/types.js';
+import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
+import { FileShareService } from './service.js';
+import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
+import { MESSAGE_TYPES, registerMessageTypes } from './wire.js';
+
+export interface FileShareOptions {
+  /** Where downloads go; `~/` is the home folder, a relative path is under the data folder. @default "downloads" */
+  downloadDir: string;
+  /** Largest file accepted from an advertisement, bytes. @default 4294967296 (4 GiB) */
+  maxFileSize: number;
+  /** Block requests in flight per peer (16 x 64 KiB = 1 MiB keeps loopback busy). @default 16 */
+  pipeline: number;
+  /** A request unanswered this long is re-queued. @default 30000 */
+  requestTimeoutMs: number;
+  /** Bad blocks before a peer is banned from a download. @default 3 */
+  maxStrikes: number;
+  /** fsync of `.part` files: every block, every 32 blocks, or never. @default "batch" */
+  fsync: FsyncPolicy;
+  /** Download every advertised file without asking. @default false */
+  autoDownload: boolean;
+  /** ID this node is known by to its peers (stripes order on it); the chat layer sets it. @default random per run */
+  selfId?: string;
+}
+
+declare module '../../core/plugin.js' {
+  interface ServiceMap {
+    fileShare: FileShareService;
+  }
+}
+
+const FILE_SHARE_TYPES = new Set<number>(Object.values(MESSAGE_TYPES));
+
+export const FILE_SHARE_OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    downloadDir: { type: 'string', minLength: 1, default: 'downloads', description: 'Where downloads go.' },
+    maxFileSize: { type: 'integer', minimum: 0, maximum: MAX_FILE_SIZE, default: 4 * 1024 ** 3, description: 'Largest file accepted, bytes.' },
+    pipeline: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'Requests in flight per peer.' },
+    requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000, description: 'Request timeout.' },
+    maxStrikes: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'Bad blocks before a ban.' },
+    fsync: { enum: ['always', 'batch', 'never'], default: 'batch', description: 'fsync policy of .part files.' },
+    autoDownload: { type: 'boolean', default: false, description: 'Download every advertised file.' },
+    selfId: { type: 'string', minLength: 1, maxLength: 256, description: 'ID peers know this node by.' },
+  },
+} as const;
+
+export function resolveDownloadDir(option: string, dataDir: string): string {
+  if (option === '~' || option.startsWith('~/')) return join(homedir(), option.slice(1));
+  return isAbsolute(option) ? option : resolve(dataDir, option);
+}
+
+export default definePlugin<FileShareOptions>({
+  name: PLUGIN_NAME,
+  version: '0.1.0',
+  description: 'Share files inside a chat, BitTorrent-style (block hashes, rarest first, resumable)',
+  optionsSchema: FILE_SHARE_OPTIONS_SCHEMA,
+  apply(api, options) {
+    const service = new FileShareService({
+      downloadDir: resolveDownloadDir(options.downloadDir, api.dataDir),
+      maxFileSize: options.maxFileSize,
+      pipeline: options.pipeline,
+      requestTimeoutMs: options.requestTimeoutMs,
+      maxStrikes: options.maxStrikes,
+      fsync: options.fsync,
+      autoDownload: options.autoDownload,
+    });
+    api.register('fileShare', service);
+    api.hooks.migrations.tap(PLUGIN_NAME, (registry) => {
+      for (const migration of FILE_SHARE_MIGRATIONS) registry.add(migration);
+    });
+    api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
+    api.hooks.start.tapPromise(PLUGIN_NAME, async () => {
+      await service.start(api.resolve('storage').db, options.selfId);
+    });
+    api.hooks.stop.tapPromise(PLUGIN_NAME, () => service.stop());
+    api.hooks.message.tapPromise(PLUGIN_NAME, async (event: MessageEvent) => {
+      // The chat layer hands the payload after the type byte; the codecs want the whole message.
+      if (!FILE_SHARE_TYPES.has(event.type) || !Buffer.isBuffer(event.body)) return;
+      service.handleMessage(event.from, Buffer.concat([Buffer.from([event.type]), event.body]));
+    });
+  },
+});
+
+export { FileShareService } from './service.js';
+export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
+export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';
