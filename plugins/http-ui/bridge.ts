@@ -9,7 +9,8 @@ import type { UiEvent } from './event-hub.js';
 import { publicStatus } from './routes/profile.js';
 import { memberJson, messageJson, transferJson } from './serialize.js';
 
-const FILE_EVENTS = ['progress', 'transfer', 'done'] as const;
+/** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
+const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
 
 type Listener = (...args: any[]) => void;
 

@@ -62,11 +62,11 @@ export interface ChatServiceView extends Subscribable {
 
 /** `resolve('fileShare')` when the file-share plugin is loaded. */
 export interface FileShareServiceView extends Partial<Subscribable> {
-  share(path: string, chat: number): unknown;
   list(): unknown;
-  pause?(id: string): unknown;
-  resume?(id: string): unknown;
-  cancel?(id: string): unknown;
+  download?(fileId: string): unknown;
+  pause?(fileId: string): unknown;
+  resume?(fileId: string): unknown;
+  cancel?(fileId: string): unknown;
 }
 
 export const CHAT_EVENTS = ['message', 'delivery', 'typing', 'member', 'mesh'] as const;

@@ -79,11 +79,13 @@ export const transferSchema = {
   properties: {
     id: { type: 'string' },
     name: { type: 'string' },
-    chatId: { type: ['integer', 'null'] },
-    direction: { type: 'string' },
+    mimeType: { type: ['string', 'null'] },
+    direction: { enum: ['in', 'out'] },
     state: { type: 'string' },
     size: { type: 'integer' },
     done: { type: 'integer' },
+    rate: { type: ['number', 'null'] },
+    error: { type: ['string', 'null'] },
   },
 } as const;
 

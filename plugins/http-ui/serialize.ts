@@ -130,21 +130,29 @@ export function memberJson(member: Loose | string): MemberJson {
 export interface TransferJson {
   id: string;
   name: string;
-  chatId: number | null;
-  direction: string;
+  mimeType: string | null;
+  /** 'out' for a file we shared, 'in' for one advertised to us. */
+  direction: 'in' | 'out';
+  /** advertised, active, paused, cancelled, done. */
   state: string;
   size: number;
   done: number;
+  /** Bytes per second, when the service reports it (progress events). */
+  rate: number | null;
+  error: string | null;
 }
 
-export function transferJson(transfer: Loose): TransferJson {
+/** A file-share `FileInfo` or `FileProgress`; never its local path. */
+export function transferJson(file: Loose): TransferJson {
   return {
-    id: String(transfer.id ?? transfer.transferId ?? ''),
-    name: String(transfer.name ?? transfer.fileName ?? ''),
-    chatId: typeof transfer.chatId === 'number' ? transfer.chatId : null,
-    direction: String(transfer.direction ?? 'out'),
-    state: String(transfer.state ?? 'unknown'),
-    size: int(transfer.size),
-    done: int(transfer.done ?? transfer.transferred ?? transfer.received),
+    id: String(file.fileId ?? file.id ?? ''),
+    name: String(file.name ?? ''),
+    mimeType: typeof file.mimeType === 'string' ? file.mimeType : null,
+    direction: file.origin === 'remote' || file.direction === 'in' ? 'in' : 'out',
+    state: String(file.state ?? 'unknown'),
+    size: int(file.size),
+    done: int(file.bytes ?? file.done),
+    rate: typeof file.rate === 'number' ? file.rate : null,
+    error: typeof file.error === 'string' ? file.error : file.error?.message ? String(file.error.message) : null,
   };
 }

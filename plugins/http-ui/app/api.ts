@@ -114,11 +114,13 @@ export interface Member {
 export interface Transfer {
   id: string;
   name: string;
-  chatId: number | null;
-  direction: string;
+  mimeType: string | null;
+  direction: 'in' | 'out';
   state: string;
   size: number;
   done: number;
+  rate: number | null;
+  error: string | null;
 }
 
 export interface Settings {

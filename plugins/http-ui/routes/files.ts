@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { createReadStream } from 'node:fs';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { FileShareServiceView } from '../contract.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_NO_FILE_SHARE, UiError } from '../errors.js';
 import { errorSchema, okSchema, transferSchema } from '../schemas.js';
 import { transferJson } from '../serialize.js';
 
-const ACTIONS = ['pause', 'resume', 'cancel'] as const;
+const ACTIONS = ['download', 'pause', 'resume', 'cancel'] as const;
 
 function fileShareOf(api: PluginApi): FileShareServiceView {
   const service = api.tryResolve<FileShareServiceView>('fileShare');
@@ -13,20 +14,42 @@ function fileShareOf(api: PluginApi): FileShareServiceView {
   return service;
 }
 
-/** Transfers of the file-share plugin, when it is loaded: list and pause / resume / cancel. */
+/** Files of the file-share plugin, when it is loaded: list, and download / pause / resume / cancel. */
 export function addFileRoutes(app: FastifyInstance, api: PluginApi): void {
   app.get(
     '/api/files',
     { schema: { summary: 'File transfers with their progress (file-share plugin)', tags: ['files'], response: { 200: { type: 'array', items: transferSchema }, '4xx': errorSchema } } },
     async () => ((await fileShareOf(api).list()) as Array<Record<string, unknown>>).map(transferJson),
   );
+  app.get<{ Params: { id: string } }>(
+    '/api/files/:id/content',
+    {
+      schema: {
+        summary: 'The bytes of a shared or completely downloaded file, as an attachment',
+        tags: ['files'],
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{1,128}$' } } },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const files = (await fileShareOf(api).list()) as Array<{ fileId?: string; name?: string; path?: string | null; state?: string }>;
+      const file = files.find((f) => f.fileId === request.params.id);
+      if (!file?.path || file.state !== 'done') throw new UiError(ERR_UI_BAD_REQUEST, 404, 'no complete file with that ID');
+      // Always an attachment of an opaque type: a shared .html must never run as our page.
+      const ascii = String(file.name ?? 'file').replace(/[^\x20-\x7e]|["\\]/g, '_');
+      return reply
+        .type('application/octet-stream')
+        .header('Content-Disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(String(file.name ?? 'file'))}`)
+        .send(createReadStream(file.path));
+    },
+  );
   app.post<{ Params: { id: string; action: (typeof ACTIONS)[number] } }>(
     '/api/files/:id/:action',
     {
       schema: {
-        summary: 'Pause, resume or cancel a transfer',
+        summary: 'Download an advertised file, or pause, resume or cancel a transfer',
         tags: ['files'],
-        params: { type: 'object', required: ['id', 'action'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 }, action: { enum: [...ACTIONS] } } },
+        params: { type: 'object', required: ['id', 'action'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{1,128}$' }, action: { enum: [...ACTIONS] } } },
         response: { 200: okSchema, '4xx': errorSchema },
       },
     },

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { definePlugin } from '../../../core/plugin.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { contractPlugin, FAKE_SAFETY_NUMBER } from './contract-plugin.js';
 import { openEvents } from './events.js';
 import { api, startUiNode, type UiNode } from './ui-node.js';
@@ -16,15 +16,7 @@ describe('http-ui: API routes against the identity / chat contract', () => {
 
   before(async () => {
     stand = contractPlugin();
-    const transfers = [{ id: 't1', name: 'notes.txt', chatId: 1, direction: 'out', state: 'active', size: 2048, done: 1024, secretPath: '/home/x' }];
-    const fileShare = definePlugin({
-      name: 'file-share-stand-in',
-      version: '0.0.0',
-      apply(a) {
-        a.register('fileShare', { share: () => undefined, list: () => transfers, pause: (id: string) => void (transfers.find((t) => t.id === id)!.state = 'paused') });
-      },
-    });
-    node = await startUiNode([{ definition: stand.definition }, { definition: fileShare }]);
+    node = await startUiNode([{ definition: stand.definition }], { 'file-share': {} });
     events = await openEvents(node);
   });
   after(async () => {
@@ -153,13 +145,26 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect(await events.waitFor((e) => e.type === 'mesh')).to.deep.equal({ type: 'mesh', chatId: groupId, status: 'full' });
   });
 
-  it('lists file transfers only through the file-share service, without fields the schema does not name', async () => {
+  it('lists the file-share plugin\'s files, without their local path', async () => {
+    expect((await api(node, '/api/files')).json()).to.deep.equal([]);
+    const path = join(node.kernel.config.dataDir, 'notes.txt');
+    writeFileSync(path, 'x'.repeat(5000));
+    const info = await node.kernel.resolve('fileShare').share(path, 'chat-1');
     const files = (await api(node, '/api/files')).json();
-    expect(files).to.deep.equal([{ id: 't1', name: 'notes.txt', chatId: 1, direction: 'out', state: 'active', size: 2048, done: 1024 }]);
-    expect((await api(node, '/api/files/t1/pause', { method: 'POST' })).json()).to.deep.equal({ ok: true });
-    expect((await api(node, '/api/files')).json()[0].state).to.equal('paused');
-    expect((await api(node, '/api/files/t1/cancel', { method: 'POST' })).status).to.equal(400);
-    expect((await api(node, '/api/files/t1/explode', { method: 'POST' })).status).to.equal(400);
+    expect(files).to.have.length(1);
+    expect(files[0]).to.deep.include({ id: info.fileId, name: 'notes.txt', direction: 'out', size: 5000, done: 5000, state: info.state });
+    expect(JSON.stringify(files)).not.to.include(node.kernel.config.dataDir);
+    const content = await api(node, `/api/files/${info.fileId}/content`);
+    expect(content.status).to.equal(200);
+    expect(content.body).to.equal('x'.repeat(5000));
+    expect(content.headers['content-type']).to.equal('application/octet-stream');
+    expect(content.headers['content-disposition']).to.match(/^attachment; filename="notes.txt"/);
+    expect((await api(node, `/api/files/${'0'.repeat(info.fileId.length)}/content`)).status).to.equal(404);
+    expect((await api(node, `/api/files/${info.fileId}/explode`, { method: 'POST' })).status).to.equal(400);
+    expect((await api(node, '/api/files/not-hex/pause', { method: 'POST' })).status).to.equal(400);
+    const unknown = await api(node, `/api/files/${'0'.repeat(info.fileId.length)}/pause`, { method: 'POST' });
+    expect(unknown.status).to.be.within(400, 499);
+    expect(unknown.json().code).to.match(/^ERR_/);
   });
 
   it('turns plugins on and off in the config file, keeping the rest of it', async () => {

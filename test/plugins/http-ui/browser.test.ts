@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchBrowser } from '../../helpers/browser.js';
@@ -100,7 +101,7 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
     let problems: string[];
     before(async () => {
       stand = contractPlugin();
-      node = await startUiNode([{ definition: stand.definition }]);
+      node = await startUiNode([{ definition: stand.definition }], { 'file-share': {} });
       page = await browser.context.newPage();
       problems = watchProblems(page);
     });
@@ -201,6 +202,20 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       await page.press('input[name=q]', 'Enter');
       await page.locator('#search-results li', { hasText: 'are you there?' }).waitFor();
       await page.screenshot({ path: artifactPath('chat-list.png'), fullPage: true });
+    });
+
+    it('lists shared files with their progress when file-share is loaded', async () => {
+      const path = join(node.kernel.config.dataDir, 'photo of us.jpg');
+      writeFileSync(path, randomBytes(70_000));
+      const info = await node.kernel.resolve('fileShare').share(path, 'chat-1');
+      await page.click('#nav a[data-view=files]');
+      const row = page.locator(`#transfers li[data-transfer="${info.fileId}"]`);
+      await row.waitFor();
+      expect(await row.locator('strong').textContent()).to.equal('photo of us.jpg');
+      expect(await row.locator('a.open').getAttribute('href')).to.equal(`/api/files/${info.fileId}/content`);
+      await page.screenshot({ path: artifactPath('files.png'), fullPage: true });
+      await page.click('#nav a[data-view=chats]');
+      await page.locator('#chat-list li').first().waitFor();
     });
 
     it('works in a narrow window', async () => {
