@@ -62,6 +62,7 @@ export interface ChatServiceView extends Subscribable {
 
 /** `resolve('fileShare')` when the file-share plugin is loaded. */
 export interface FileShareServiceView extends Partial<Subscribable> {
+  share(path: string, chat: string): unknown;
   list(): unknown;
   download?(fileId: string): unknown;
   pause?(fileId: string): unknown;

@@ -24,13 +24,18 @@ export class UiError extends BitChatError {
 }
 
 const CODE_PATTERN = /^ERR_[A-Z0-9_]+$/;
+/** Node's own errors carry ERR_ codes too, but their messages are not for the page. */
+const BUILT_IN_ERROR_NAMES = new Set(['Error', 'TypeError', 'RangeError', 'SyntaxError', 'SystemError', 'AbortError', 'ReferenceError']);
 
 /**
- * A coded error, by shape rather than class: a plugin installed as a package
- * may bring its own copy of the error classes.
+ * A project error, by shape rather than class: a plugin installed as a package
+ * may bring its own copy of the error classes (its own BitChatError).
  */
 function isCoded(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && CODE_PATTERN.test((err as unknown as { code: string }).code);
+  if (err instanceof BitChatError) return true;
+  if (!(err instanceof Error) || BUILT_IN_ERROR_NAMES.has(err.name)) return false;
+  const code = (err as unknown as { code?: unknown }).code;
+  return typeof code === 'string' && CODE_PATTERN.test(code);
 }
 
 /** Which HTTP status a coded error from a service maps to. */

@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { FileShareServiceView } from '../contract.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_NO_FILE_SHARE, UiError } from '../errors.js';
@@ -7,6 +11,11 @@ import { errorSchema, okSchema, transferSchema } from '../schemas.js';
 import { transferJson } from '../serialize.js';
 
 const ACTIONS = ['download', 'pause', 'resume', 'cancel'] as const;
+/** Files dropped on a chat page are copied here, then shared from here. */
+const SHARED_DIR = 'shared';
+/** The largest file the page may upload for sharing (file-share has its own limit too). */
+export const MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+const FILE_NAME_PATTERN = '^[^/\\\\\\u0000]{1,255}$';
 
 function fileShareOf(api: PluginApi): FileShareServiceView {
   const service = api.tryResolve<FileShareServiceView>('fileShare');
@@ -21,6 +30,43 @@ export function addFileRoutes(app: FastifyInstance, api: PluginApi): void {
     { schema: { summary: 'File transfers with their progress (file-share plugin)', tags: ['files'], response: { 200: { type: 'array', items: transferSchema }, '4xx': errorSchema } } },
     async () => ((await fileShareOf(api).list()) as Array<Record<string, unknown>>).map(transferJson),
   );
+  // The upload route takes raw bytes; the parser is scoped to it, every other route stays JSON-only.
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/octet-stream', { bodyLimit: MAX_UPLOAD_BYTES }, (_request, payload, done) => done(null, payload));
+    scope.post<{ Params: { chatId: number }; Querystring: { name: string } }>(
+      '/api/chats/:chatId/files',
+      {
+        bodyLimit: MAX_UPLOAD_BYTES,
+        schema: {
+          summary: 'Share a file in a chat: the body is the file (application/octet-stream), dropped on the chat page',
+          tags: ['files'],
+          params: { type: 'object', required: ['chatId'], properties: { chatId: { type: 'integer', minimum: 1 } } },
+          querystring: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', pattern: FILE_NAME_PATTERN } } },
+          response: { 200: transferSchema, '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const service = fileShareOf(api);
+        if (typeof (request.body as Readable | undefined)?.pipe !== 'function') {
+          throw new UiError(ERR_UI_BAD_REQUEST, 415, 'send the file itself, as application/octet-stream');
+        }
+        const name = request.query.name.trim();
+        if (!name || name === '.' || name === '..') throw new UiError(ERR_UI_BAD_REQUEST, 400, 'a file name is needed');
+        // One folder per upload: two files of the same name never overwrite each other.
+        const dir = join(api.dataDir, SHARED_DIR, `${Date.now()}-${randomBytes(4).toString('hex')}`);
+        mkdirSync(dir, { recursive: true });
+        const path = join(dir, name);
+        try {
+          await pipeline(request.body as Readable, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+          // The chat layer names chats to file-share by their chat ID (as a string).
+          return transferJson((await service.share(path, String(request.params.chatId))) as Record<string, unknown>);
+        } catch (err) {
+          rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
+      },
+    );
+  });
   app.get<{ Params: { id: string } }>(
     '/api/files/:id/content',
     {

@@ -167,6 +167,22 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect(unknown.json().code).to.match(/^ERR_/);
   });
 
+  it('shares a file uploaded by the page (drag and drop) in a chat', async () => {
+    const bytes = randomBytes(3000);
+    const res = await api(node, `/api/chats/${groupId}/files?name=${encodeURIComponent('report 2026.pdf')}`, { method: 'POST', body: bytes });
+    expect(res.status, res.body).to.equal(200);
+    expect(res.json()).to.deep.include({ name: 'report 2026.pdf', size: 3000, direction: 'out' });
+    expect(node.kernel.resolve('fileShare').chatsOf(res.json().id)).to.deep.equal([String(groupId)]);
+    const content = await api(node, `/api/files/${res.json().id}/content`);
+    expect(Buffer.from(content.body, 'latin1').length).to.be.greaterThan(0);
+    for (const name of ['../escape', 'a/b', '', '..']) {
+      const bad = await api(node, `/api/chats/${groupId}/files?name=${encodeURIComponent(name)}`, { method: 'POST', body: bytes });
+      expect(bad.status, name).to.equal(400);
+    }
+    const json = await api(node, `/api/chats/${groupId}/files?name=x.txt`, { method: 'POST', body: { not: 'bytes' } });
+    expect(json.status).to.equal(415);
+  });
+
   it('turns plugins on and off in the config file, keeping the rest of it', async () => {
     const before = JSON.parse(readFileSync(node.configFile, 'utf8'));
     const settings = (await api(node, '/api/settings')).json();

@@ -204,7 +204,11 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       await page.screenshot({ path: artifactPath('chat-list.png'), fullPage: true });
     });
 
-    it('lists shared files with their progress when file-share is loaded', async () => {
+    it('shares a file from the chat page and lists files with their progress when file-share is loaded', async () => {
+      await page.click('#chat-list li a');
+      await page.locator('#composer .attach').waitFor();
+      await page.setInputFiles('#file-picker', { name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('the plan') });
+      await page.locator('#share-status', { hasText: 'Shared plan.txt' }).waitFor();
       const path = join(node.kernel.config.dataDir, 'photo of us.jpg');
       writeFileSync(path, randomBytes(70_000));
       const info = await node.kernel.resolve('fileShare').share(path, 'chat-1');
@@ -213,6 +217,7 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       await row.waitFor();
       expect(await row.locator('strong').textContent()).to.equal('photo of us.jpg');
       expect(await row.locator('a.open').getAttribute('href')).to.equal(`/api/files/${info.fileId}/content`);
+      await page.locator('#transfers li', { hasText: 'plan.txt' }).waitFor();
       await page.screenshot({ path: artifactPath('files.png'), fullPage: true });
       await page.click('#nav a[data-view=chats]');
       await page.locator('#chat-list li').first().waitFor();

@@ -66,7 +66,7 @@ export interface RawResponse {
 
 /** A plain HTTP request with full control of the headers (Host included), to 127.0.0.1 only. */
 export function rawRequest(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<RawResponse> {
-  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const payload = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
@@ -76,7 +76,9 @@ export function rawRequest(port: number, path: string, options: { method?: strin
         method: options.method ?? 'GET',
         headers: {
           host: `127.0.0.1:${port}`,
-          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...(payload !== undefined
+            ? { 'content-type': Buffer.isBuffer(payload) ? 'application/octet-stream' : 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
           ...options.headers,
         },
       },

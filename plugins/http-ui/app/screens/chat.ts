@@ -136,6 +136,46 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
       });
   });
 
+  // Files: a button and drag and drop onto the conversation, when file-share is loaded.
+  const shareStatus = el('div', { class: 'muted share-status', id: 'share-status', 'aria-live': 'polite' });
+  const shareFile = (file: File): void => {
+    shareStatus.textContent = `Sharing ${file.name}…`;
+    fetch(`/api/chats/${chatId}/files?name=${encodeURIComponent(file.name)}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: file,
+    })
+      .then(async (response) => {
+        if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
+        shareStatus.textContent = `Shared ${file.name}. Progress is on the Files page.`;
+      })
+      .catch((err: unknown) => {
+        shareStatus.textContent = '';
+        error.set(err);
+      });
+  };
+  const picker = el('input', { type: 'file', id: 'file-picker', hidden: '', multiple: '' });
+  picker.addEventListener('change', () => {
+    for (const file of picker.files ?? []) shareFile(file);
+    picker.value = '';
+  });
+  const attach = el('button', { type: 'button', class: 'attach', title: 'Share a file (or drop it on the conversation)', 'aria-label': 'Share a file' }, '📎');
+  attach.addEventListener('click', () => picker.click());
+  if (ctx.profile.fileShare) {
+    composer.prepend(attach, picker);
+    scroller.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      scroller.classList.add('dropping');
+    });
+    scroller.addEventListener('dragleave', () => scroller.classList.remove('dropping'));
+    scroller.addEventListener('drop', (event) => {
+      event.preventDefault();
+      scroller.classList.remove('dropping');
+      for (const file of event.dataTransfer?.files ?? []) shareFile(file);
+    });
+  }
+
   const leave = el('button', { type: 'button', class: 'link danger', id: 'leave' }, 'Leave');
   leave.addEventListener('click', () => {
     if (!confirm(`Leave "${chat.name}"? Its history is deleted from this device.`)) return;
@@ -164,7 +204,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         mesh,
         leave,
       ),
-      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, error), details),
+      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), details),
     ],
     onEvent(event: UiEvent) {
       if (!('chatId' in event) || event.chatId !== chatId) return;
