@@ -74,8 +74,8 @@ export default definePlugin<HttpUiOptions>({
         addRoutes: async (app) => {
           installErrorHandler(app, api.logger);
           addNodeRoutes(app, api, VERSION);
-          addProfileRoutes(app, api, publish);
-          addChatRoutes(app, api);
+          addProfileRoutes(app, api, publish, () => bridge.attachChat());
+          addChatRoutes(app, api, bridge);
           addSettingsRoutes(app, api);
           addFileRoutes(app, api);
           await api.invokeHttpRoutes(app);

@@ -21,13 +21,46 @@ type Loose = Record<string, any>;
 type ChatParams = { Params: { chatId: number } };
 
 /** Chats: list, join or start, messages with paging, send, typing, members, leave, search. */
-export function addChatRoutes(app: FastifyInstance, api: PluginApi): void {
+/** What the routes need from the event bridge: unread counts for services that keep none. */
+export interface UnreadTracker {
+  readonly unread: ReadonlyMap<number, number>;
+  markRead(chatId: number): void;
+}
+
+/** Fills what a chat service's summaries leave out: unread counts and how many members are online. */
+async function completeSummary(chat: ChatServiceView, summary: Loose, unread: UnreadTracker): Promise<Loose> {
+  const out = { ...summary };
+  const chatId = Number(out.chatId ?? out.id);
+  if (typeof out.unread !== 'number' && typeof out.unreadCount !== 'number') out.unread = unread.unread.get(chatId) ?? 0;
+  if (out.onlineMembers === undefined && out.online) {
+    const members = (await chat.members(chatId)) as Array<Loose | string>;
+    out.onlineMembers = members.filter((m) => typeof m === 'object' && m.online).length;
+  }
+  return out;
+}
+
+/**
+ * Delivery rows for history pages whose messages carry none, read from the chat
+ * service's history store when it exposes one (its `deliveryOf`).
+ */
+function withDelivery(chat: ChatServiceView, chatId: number, message: Loose): Loose {
+  if (!message.outgoing || message.delivery || message.deliveredTo || message.delivered !== undefined) return message;
+  const store = (chat as unknown as { store?: { deliveryOf?: (chatId: number, id: Buffer) => unknown } }).store;
+  if (typeof store?.deliveryOf !== 'function' || !Buffer.isBuffer(message.id)) return message;
+  return { ...message, delivery: store.deliveryOf(chatId, message.id) };
+}
+
+export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: UnreadTracker = { unread: new Map(), markRead: () => undefined }): void {
   const errors = { '4xx': errorSchema };
 
   app.get(
     '/api/chats',
     { schema: { summary: 'Every chat, with unread counts, online state and mesh status', tags: ['chats'], response: { 200: { type: 'array', items: chatSchema }, ...errors } } },
-    async () => ((await chatOf(api).list()) as Loose[]).map(chatJson),
+    async () => {
+      const chat = chatOf(api);
+      const summaries = (await chat.list()) as Loose[];
+      return (await Promise.all(summaries.map((s) => completeSummary(chat, s, unread)))).map(chatJson);
+    },
   );
 
   app.post<{ Body: { kind: 'group' | 'private'; name?: string; email?: string; secret?: string } }>(
@@ -59,7 +92,7 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi): void {
       const { kind, name, email, secret } = request.body;
       const secretArg = secret ? secret : undefined;
       const record = kind === 'group' ? await chat.createGroup(name!, secretArg) : await chat.openPrivateChat(email!, secretArg);
-      return chatJson(record as Loose);
+      return chatJson(await completeSummary(chat, record as Loose, unread));
     },
   );
 
@@ -90,8 +123,11 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi): void {
     async (request) => {
       const { chatId } = request.params;
       const { before, limit } = request.query;
-      const page = (await chatOf(api).history(chatId, { ...(before ? { before: decodeCursor(before) } : {}), limit: limit ?? DEFAULT_PAGE })) as Loose;
-      return { messages: ((page.messages ?? []) as Loose[]).map((m) => messageJson(m, chatId)), next: encodeCursor(page.next) };
+      const chat = chatOf(api);
+      const page = (await chat.history(chatId, { ...(before ? { before: decodeCursor(before) } : {}), limit: limit ?? DEFAULT_PAGE })) as Loose;
+      // The newest page is what the chat screen opens with: the chat has been read.
+      if (!before) unread.markRead(chatId);
+      return { messages: ((page.messages ?? []) as Loose[]).map((m) => messageJson(withDelivery(chat, chatId, m), chatId)), next: encodeCursor(page.next) };
     },
   );
 

@@ -32,12 +32,14 @@ function progressJson(progress: unknown): Record<string, unknown> {
 }
 
 /** First run (create a profile), unlock and lock. */
-export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: (event: UiEvent) => void): void {
+export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: (event: UiEvent) => void, attachChat: () => void = () => undefined): void {
   app.get(
     '/api/profile',
     { schema: { summary: 'The profile state, and which services the UI can use', tags: ['profile'], response: { 200: profileSchema } } },
     async () => {
       const identity = api.tryResolve<IdentityServiceView>('identity');
+      // Every page load asks this first: make sure the chat service's events are forwarded.
+      attachChat();
       return {
         available: identity !== undefined,
         status: identity ? publicStatus(identity.status()) : { state: 'none' },

@@ -92,6 +92,7 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect(sent[2]).to.deep.include({ outgoing: true, sender: 'alice@example.org', text: '<img src=x onerror=alert(1)> three', chatId: groupId });
     expect(sent[2].id).to.match(/^[0-9a-f]+$/);
     const first = (await api(node, `/api/chats/${groupId}/messages?limit=2`)).json();
+    expect(first.messages[0].deliveredTo).to.deep.equal([]);
     expect(first.messages.map((m: { text: string }) => m.text)).to.deep.equal(['<img src=x onerror=alert(1)> three', 'two']);
     expect(first.next).to.be.a('string');
     const second = (await api(node, `/api/chats/${groupId}/messages?limit=2&before=${encodeURIComponent(first.next)}`)).json();
@@ -100,6 +101,18 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect((await api(node, `/api/chats/${groupId}/messages?before=garbage`)).status).to.equal(400);
     expect((await api(node, `/api/chats/${groupId}/messages?limit=100000`)).status).to.equal(400);
     expect((await api(node, `/api/chats/${groupId}/messages`, { method: 'POST', body: { text: '' } })).status).to.equal(400);
+  });
+
+  it('shows delivery state in history: pending, then delivered', async () => {
+    const chat = stand.chat()!;
+    chat.store.addMember(groupId, 'dave@example.org');
+    const sent = (await api(node, `/api/chats/${groupId}/messages`, { method: 'POST', body: { text: 'ack me' } })).json();
+    let newest = (await api(node, `/api/chats/${groupId}/messages?limit=1`)).json().messages[0];
+    expect(newest).to.deep.include({ id: sent.id, deliveredTo: [], pendingTo: ['dave@example.org'] });
+    chat.store.markDelivered(groupId, Buffer.from(sent.id, 'hex'), 'dave@example.org');
+    newest = (await api(node, `/api/chats/${groupId}/messages?limit=1`)).json().messages[0];
+    expect(newest).to.deep.include({ deliveredTo: ['dave@example.org'], pendingTo: [] });
+    chat.store.removeMember(groupId, 'dave@example.org');
   });
 
   it('answers 404 with the chat layer\'s code for a chat that does not exist', async () => {

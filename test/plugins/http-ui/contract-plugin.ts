@@ -18,17 +18,12 @@ export const FAKE_SAFETY_NUMBER = '12345 67890 12345 67890';
 export class FakeChat extends EventEmitter {
   readonly service: ChatService;
   readonly store: HistoryStore;
-  readonly unread = new Map<number, number>();
 
   constructor(store: HistoryStore, self: string) {
     super();
     this.store = store;
     this.service = new ChatService({ store, selfIdentity: self });
-    this.service.on('message', (chatId: number, message: { outgoing: boolean }) => {
-      if (!message.outgoing) this.unread.set(chatId, (this.unread.get(chatId) ?? 0) + 1);
-      this.emit('message', chatId, message);
-    });
-    for (const name of ['delivery', 'typing'] as const) this.service.on(name, (chatId: number, detail: unknown) => this.emit(name, chatId, detail));
+    for (const name of ['message', 'delivery', 'typing'] as const) this.service.on(name, (chatId: number, detail: unknown) => this.emit(name, chatId, detail));
     this.service.on('member-online', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: true }));
     this.service.on('member-offline', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: false }));
     this.service.on('mesh-status', (chatId: number, status: string) => this.emit('mesh', chatId, status));
@@ -39,12 +34,11 @@ export class FakeChat extends EventEmitter {
   }
 
   list(): unknown[] {
-    return this.service.chats().map((record) => ({
-      ...record,
-      unread: this.unread.get(record.chatId) ?? 0,
-      meshStatus: this.service.meshStatus(record.chatId),
-      onlineMembers: this.service.onlineMembers(record.chatId),
-    }));
+    // The shape of the chat wiring's ChatSummary: no unread counts, member names only.
+    return this.service.chats().map((record) => {
+      const online = this.service.isOnline(record.chatId);
+      return { chatId: record.chatId, kind: record.kind, name: record.name, online, mesh: online ? this.service.meshStatus(record.chatId) : 'none', members: this.store.members(record.chatId) };
+    });
   }
 
   async createGroup(name: string, secret?: string): Promise<unknown> {
@@ -64,9 +58,8 @@ export class FakeChat extends EventEmitter {
   }
 
   history(chatId: number, options: { before?: PageCursor; limit: number }): unknown {
-    this.unread.delete(chatId);
-    const page = this.service.history(chatId, options);
-    return { ...page, messages: page.messages.map((m) => ({ ...m, delivery: m.outgoing ? this.store.deliveryOf(chatId, m.id) : [] })) };
+    // Like the chat wiring: stored messages without delivery rows (the UI reads them from `store`).
+    return this.service.history(chatId, options);
   }
 
   search(query: string, options?: { chatId?: number; limit?: number }): unknown {
@@ -79,7 +72,7 @@ export class FakeChat extends EventEmitter {
 
   members(chatId: number): unknown[] {
     const online = new Set(this.service.onlineMembers(chatId));
-    return this.store.members(chatId).map((identity) => ({ identity, online: online.has(identity), fingerprint: FAKE_FINGERPRINT, safetyNumber: FAKE_SAFETY_NUMBER }));
+    return this.store.members(chatId).map((identity) => ({ identity, online: online.has(identity), safetyNumber: FAKE_SAFETY_NUMBER }));
   }
 
   async leave(chatId: number): Promise<void> {
