@@ -133,9 +133,10 @@ export function contractPlugin(): { definition: ReturnType<typeof definePlugin>;
       const identity = new FakeIdentity((email) => {
         if (chat) return;
         chat = new FakeChat(new HistoryStore(api.resolve('storage').db, randomBytes(32)), email);
-        api.register('chat', chat);
+        // Untyped on purpose: the real services' types (ServiceMap) are richer than this stand-in.
+        (api.register as (name: string, value: unknown) => void)('chat', chat);
       });
-      api.register('identity', identity);
+      (api.register as (name: string, value: unknown) => void)('identity', identity);
       api.hooks.stop.tapPromise('contract-stand-in', async () => {
         await chat?.service.stop();
       });

@@ -116,6 +116,8 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
   const nodes: UiNode[] = [];
 
   before(async function () {
+    // Before any node starts: a server only serves /app/ when the script is built.
+    execFileSync(process.execPath, [join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.ui.json'], { stdio: 'pipe' });
     const plugin = rendezvous();
     nodes.push(await startChatNode(plugin()), await startChatNode(plugin()));
     if (!nodes[0]!.kernel.tryResolve('identity')) {
@@ -123,7 +125,6 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
       console.log('      (skipped: this kernel has no `identity` service yet: the chat wiring is not merged)');
       this.skip();
     }
-    execFileSync(process.execPath, [join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.ui.json'], { stdio: 'pipe' });
     browser = await launchBrowser();
   });
   after(async () => {

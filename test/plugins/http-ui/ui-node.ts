@@ -25,7 +25,8 @@ export async function startUiNode(plugins: InlinePlugin[] = [], extraPlugins: Re
   const configFile = join(dir.path, 'config.json');
   const raw = {
     dataDir: join(dir.path, 'data'),
-    profile: join(dir.path, 'data', 'default.profile'),
+    // No profile: with one, the kernel's own identity service would be there, and the stand-in's could not register.
+    profile: null,
     logLevel: 'silent',
     listen: { host: '127.0.0.1', port: 0 },
     plugins: { 'http-ui': { port: 0 }, ...extraPlugins },
