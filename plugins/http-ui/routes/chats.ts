@@ -142,7 +142,11 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: Unre
         response: { 200: messageSchema, ...errors },
       },
     },
-    async (request) => messageJson((await chatOf(api).send(request.params.chatId, request.body.text)) as Loose, request.params.chatId),
+    async (request) => {
+      const chat = chatOf(api);
+      const sent = (await chat.send(request.params.chatId, request.body.text)) as Loose;
+      return messageJson(withDelivery(chat, request.params.chatId, sent), request.params.chatId);
+    },
   );
 
   app.post<ChatParams>(

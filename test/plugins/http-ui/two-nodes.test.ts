@@ -20,7 +20,7 @@ import { makeTempDir } from '../../helpers/temp-dir.js';
 import { api, rawRequest, type UiNode } from './ui-node.js';
 
 /** Cheaper keys and profile KDF than a real profile's, so the test takes seconds. */
-const FAST_PROFILE = { profileBits: 2048, profileIterations: 1000 } as Partial<KernelOptions>;
+const FAST_PROFILE = { profileBits: 2048, profileIterations: 200_000 } as Partial<KernelOptions>;
 
 /** Announce answers with every earlier announcer of the same network, like a tracker. */
 function rendezvous(): () => InlinePlugin {

@@ -57,6 +57,20 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
   if (!chat) return { title: 'Chat', nodes: [el('h1', {}, 'No such chat'), el('p', {}, el('a', { href: '#/chats' }, 'Back to the chats'))] };
 
   const shown = new Map<string, Shown>();
+  /** Deliveries that arrived (over the WebSocket) before the message itself (over fetch): applied when it is shown. */
+  const early = new Map<string, Set<string>>();
+  const applyDelivery = (item: Shown, recipient: string): void => {
+    if (!item.ticks) return;
+    const m = item.message;
+    if (!m.deliveredTo.includes(recipient)) m.deliveredTo.push(recipient);
+    m.pendingTo = m.pendingTo.filter((r) => r !== recipient);
+    renderTicks(item.ticks, m);
+  };
+  const remember = (item: Shown): void => {
+    shown.set(item.message.id, item);
+    for (const recipient of early.get(item.message.id) ?? []) applyDelivery(item, recipient);
+    early.delete(item.message.id);
+  };
   const list = el('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite' });
   const older = el('button', { type: 'button', class: 'link', id: 'load-older', hidden: '' }, 'Load older messages');
   let next: string | null = null;
@@ -65,7 +79,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
   const append = (message: Message): void => {
     if (shown.has(message.id)) return;
     const item = messageNode(message);
-    shown.set(message.id, item);
+    remember(item);
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
     list.append(item.node);
     if (nearBottom || message.outgoing) scroller.scrollTop = scroller.scrollHeight;
@@ -82,7 +96,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     for (const message of [...page.messages].reverse()) {
       if (shown.has(message.id)) continue;
       const item = messageNode(message);
-      shown.set(message.id, item);
+      remember(item);
       list.insertBefore(item.node, first);
     }
     scroller.scrollTop += scroller.scrollHeight - height;
@@ -218,11 +232,8 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         case 'delivery': {
           const { id, recipient } = event as { id: string; recipient: string };
           const item = shown.get(id);
-          if (!item?.ticks) break;
-          const m = item.message;
-          if (!m.deliveredTo.includes(recipient)) m.deliveredTo.push(recipient);
-          m.pendingTo = m.pendingTo.filter((r) => r !== recipient);
-          renderTicks(item.ticks, m);
+          if (item) applyDelivery(item, recipient);
+          else if (early.size < 1000) early.set(id, (early.get(id) ?? new Set()).add(recipient));
           break;
         }
         case 'typing': {
