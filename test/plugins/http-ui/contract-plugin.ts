@@ -129,7 +129,16 @@ export function contractPlugin(): { definition: ReturnType<typeof definePlugin>;
     name: 'contract-stand-in',
     version: '0.0.0',
     apply(api) {
-      api.hooks.migrations.tap('contract-stand-in', (registry) => CHAT_MIGRATIONS.forEach((m) => registry.add(m)));
+      api.hooks.migrations.tap('contract-stand-in', (registry) => {
+        for (const m of CHAT_MIGRATIONS) {
+          try {
+            registry.add(m);
+          } catch (err) {
+            // A kernel with the chat wiring registers core's chat schema itself (earlier stage).
+            if ((err as { code?: string }).code !== 'ERR_STORAGE_MIGRATION_DUPLICATE') throw err;
+          }
+        }
+      });
       const identity = new FakeIdentity((email) => {
         if (chat) return;
         chat = new FakeChat(new HistoryStore(api.resolve('storage').db, randomBytes(32)), email);
