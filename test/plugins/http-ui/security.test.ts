@@ -152,3 +152,31 @@ describe('http-ui: security of the local API', () => {
     expect(paths['/api/chats/{chatId}/messages']!.get.parameters.map((p: { name: string }) => p.name)).to.have.members(['chatId', 'before', 'limit']);
   });
 });
+
+describe('http-ui: tampered credentials (fuzz)', () => {
+  let node: UiNode;
+  before(async () => {
+    node = await startUiNode();
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('refuses every mutated token, in the cookie, the bearer header and the URL', async () => {
+    const cookie = tokenCookieName(node.port);
+    for (let i = 0; i < 150; i++) {
+      const chars = node.token.split('');
+      const at = i % chars.length;
+      chars[at] = chars[at] === 'A' ? 'B' : 'A';
+      const mutated = i % 3 === 0 ? chars.join('') : i % 3 === 1 ? node.token.slice(0, at) : `${node.token}${'x'.repeat(1 + (i % 5))}`;
+      const where = i % 3;
+      const res =
+        where === 0
+          ? await rawRequest(node.port, '/api/node', { headers: { cookie: `a=b; ${cookie}=${mutated}; c=${node.token}` } })
+          : where === 1
+            ? await rawRequest(node.port, '/api/node', { headers: { authorization: `Bearer ${mutated}` } })
+            : await rawRequest(node.port, `/?token=${encodeURIComponent(mutated)}`);
+      expect(res.status, mutated).to.equal(401);
+    }
+  });
+});
