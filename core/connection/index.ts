@@ -15,7 +15,7 @@ export { prefers, type DuplicateCandidate } from './duplicates.js';
 export { VirtualChannel, type ChannelState } from './channel.js';
 export { Connection, type ChannelRequest, type ConnectionInit, type TrafficCounters } from './connection.js';
 export { dialTcp, tapDirectDial, DIRECT_DIAL_STAGE, DIRECT_DIAL_TAP } from './dial.js';
-export { type TunnelCounters } from './tunnel.js';
+export { type TunnelCounters, type TunnelDecision, type TunnelPolicy } from './tunnel.js';
 export {
   ConnectionManager,
   type ConnectionManagerOptions,

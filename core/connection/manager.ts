@@ -21,7 +21,7 @@ import { endpointKey, normalizeHost } from './endpoint.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
 import type { Frame } from './frame.js';
 import { encodeHandshakeResponse, initiateHandshake, readHandshakeRequest } from './handshake.js';
-import { type TunnelCounters, type TunnelHost, TunnelService } from './tunnel.js';
+import { type TunnelCounters, type TunnelHost, type TunnelPolicy, TunnelService } from './tunnel.js';
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['', '0.0.0.0', '::']);
 /** Error codes that mean the peer broke the protocol (counted as protocol errors). */
@@ -123,6 +123,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   private readonly tunnels: TunnelService;
   private server: Server | undefined;
   private running = false;
+  private policy: TunnelPolicy | undefined;
 
   constructor(options: ConnectionManagerOptions) {
     super();
@@ -142,6 +143,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       connectionTo: (endpoint) => this.byEndpoint.get(endpointKey(endpoint)),
       initiateOver: (stream, remote) => this.initiate(stream, remote, true),
       acceptOver: (stream, remote) => void this.accept(stream, remote, true),
+      tunnelPolicy: () => this.policy,
     };
     this.tunnels = new TunnelService(host);
   }
@@ -259,6 +261,18 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return () => {
       const i = this.channelHandlers.indexOf(handler);
       if (i >= 0) this.channelHandlers.splice(i, 1);
+    };
+  }
+
+  /**
+   * Judge the tunnels this node splices for others (signal 4): refuse some, or put
+   * transforms (rate limits) in the splice. One policy per node (the relay plugin's).
+   * Returns an unsubscribe.
+   */
+  setTunnelPolicy(policy: TunnelPolicy): () => void {
+    this.policy = policy;
+    return () => {
+      if (this.policy === policy) this.policy = undefined;
     };
   }
 

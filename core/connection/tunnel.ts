@@ -14,7 +14,7 @@
  *
  * The result is an ordinary {@link Connection} marked `virtual`, so tunnels nest.
  */
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../types.js';
 import type { VirtualChannel } from './channel.js';
@@ -48,7 +48,18 @@ export interface TunnelHost {
   initiateOver(stream: Duplex, remote: Endpoint): Promise<Connection>;
   /** Run the acceptor handshake over `stream` (the far end of a tunnel). */
   acceptOver(stream: Duplex, remote: Endpoint): void;
+  /** The policy a plugin (relay) set for tunnels this node splices, if any. */
+  tunnelPolicy(): TunnelPolicy | undefined;
 }
+
+/** What a {@link TunnelPolicy} decides for one tunnel: refuse it, or splice it through optional transforms. */
+export type TunnelDecision = false | undefined | { toFar?: Transform; toNear?: Transform; onClose?: () => void };
+
+/**
+ * Called when this node (R) is asked to splice `near` (the requester) to `far`
+ * (the target). `false` refuses; transforms sit in the splice (rate limits).
+ */
+export type TunnelPolicy = (near: Connection, far: Connection) => TunnelDecision;
 
 interface StatusQuery {
   key: string;
@@ -64,14 +75,21 @@ function noRoute(target: string, cause?: unknown): ConnectionError {
  * Pipe two channels into each other. A side that closed cleanly (both directions
  * ended) lets the other finish delivering; an aborted side aborts the other.
  */
-export function splice(a: VirtualChannel, b: VirtualChannel, onDone: () => void): void {
-  a.pipe(b);
-  b.pipe(a);
+export function splice(a: VirtualChannel, b: VirtualChannel, onDone: () => void, through: { toFar?: Transform; toNear?: Transform } = {}): void {
+  const { toFar, toNear } = through;
+  if (toFar) a.pipe(toFar).pipe(b);
+  else a.pipe(b);
+  if (toNear) b.pipe(toNear).pipe(a);
+  else b.pipe(a);
   let closed = 0;
   const watch = (self: VirtualChannel, other: VirtualChannel): void => {
     self.once('close', () => {
       if (!(self.readableEnded && self.writableFinished)) other.destroy();
-      if (++closed === 2) onDone();
+      if (++closed === 2) {
+        toFar?.destroy();
+        toNear?.destroy();
+        onDone();
+      }
     });
   };
   watch(a, b);
@@ -172,9 +190,15 @@ export class TunnelService {
       request.refuse();
       return;
     }
+    const decision = this.host.tunnelPolicy()?.(request.connection, far);
+    if (decision === false) {
+      request.refuse();
+      return;
+    }
     stats.tunnelsRelaying++;
     const release = (): void => {
       stats.tunnelsRelaying--;
+      decision?.onClose?.();
     };
     far.openChannel(farName, Signal.CONNECT_PROXY_CONNECTION).then(
       (farChannel) => {
@@ -183,15 +207,19 @@ export class TunnelService {
           near = request.accept();
         } catch {
           farChannel.destroy();
+          decision?.toFar?.destroy();
+          decision?.toNear?.destroy();
           release();
           return;
         }
         stats.tunnelsRelayed++;
-        splice(near, farChannel, release);
+        splice(near, farChannel, release, decision ?? {});
       },
       (err: unknown) => {
         this.host.logger.debug({ err }, 'tunnel far end refused');
         request.refuse();
+        decision?.toFar?.destroy();
+        decision?.toNear?.destroy();
         release();
       },
     );

@@ -1,0 +1,220 @@
+/**
+ * Relay: throughput and round-trip latency of a channel through a relay tunnel
+ * (member -> relay -> NATed peer, the relay splicing with its policy, rate limit
+ * off) against the same through a direct connection, in the same run, on loopback.
+ * Both with a SecureChannel inside (what chats run), and bare channels.
+ * The relay runs in its own process (as it would on its own machine); member and
+ * target share this one, so both paths cost them the same.
+ * `node --import tsx bench/relay.ts` (or `npm run bench relay`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import type { Connection } from '../core/connection/connection.js';
+import { resolveConfig } from '../core/config.js';
+import { Kernel } from '../core/kernel.js';
+import { createLogger } from '../core/logger.js';
+import { SecureChannel } from '../core/secure-channel/index.js';
+import type { RelayPlugin } from '../plugins/relay/index.js';
+import { loadIdentity, options } from '../test/core/secure-channel/helpers.js';
+import type { BenchRow } from './types.js';
+
+const BULK_BYTES = 16 * 1024 * 1024;
+/** Bulk runs per path, alternating; the best counts (the machine is shared). */
+const ROUNDS = 3;
+const CHUNK = 64 * 1024;
+const PINGS = 400;
+const PING_BYTES = 64;
+const NAT_HOST = '127.0.0.5';
+const RELAY_PROCESS_FLAG = '--relay-process';
+const SELF = fileURLToPath(import.meta.url);
+
+/** Start the relay in a child process; resolves with its port once it listens. */
+function startRelayProcess(dir: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, RELAY_PROCESS_FLAG, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the relay process did not start'));
+    }, 20_000);
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const m = /relay-port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.once('exit', () => reject(new Error('the relay process exited')));
+  });
+}
+
+/** In the child: run the relay until stdin closes. */
+async function relayProcess(dir: string): Promise<void> {
+  const kernel = await node(dir, '127.0.0.1', { serve: true, tunnelBytesPerSecond: 0 });
+  process.stdout.write(`relay-port ${kernel.connections.localPort}\n`);
+  process.stdin.resume();
+  await new Promise((r) => process.stdin.once('end', r));
+  await kernel.stop();
+}
+
+async function node(dir: string, host: string, relay: Record<string, unknown>): Promise<Kernel> {
+  const config = resolveConfig({ dataDir: dir, logLevel: 'silent', listen: { host, port: 0 }, plugins: { relay } }, null);
+  const kernel = await Kernel.create({ config, logger: createLogger('silent') });
+  await kernel.start();
+  return kernel;
+}
+
+/** A pair of connected streams (near at `from`, far at `to`) over `link`. */
+async function channelPair(link: Connection, to: Kernel): Promise<[Duplex, Duplex]> {
+  const name = randomBytes(20);
+  const far = new Promise<Duplex>((resolve) => {
+    const off = to.connections.onChannel((request) => {
+      if (!request.name.equals(name)) return;
+      off();
+      resolve(request.accept());
+    });
+  });
+  const near = await link.openChannel(name);
+  return [near, await far];
+}
+
+async function securePair([near, far]: [Duplex, Duplex]): Promise<[Duplex, Duplex]> {
+  const alice = loadIdentity('alice');
+  const bob = loadIdentity('bob');
+  return Promise.all([SecureChannel.connect(near, options(alice, bob)), SecureChannel.accept(far, options(bob, alice))]);
+}
+
+/** MiB/s of a one-way bulk transfer. */
+async function bulk([near, far]: [Duplex, Duplex]): Promise<number> {
+  const chunk = randomBytes(CHUNK);
+  let received = 0;
+  const done = new Promise<void>((resolve) => {
+    far.on('data', (d: Buffer) => {
+      received += d.length;
+      if (received >= BULK_BYTES) resolve();
+    });
+  });
+  const start = process.hrtime.bigint();
+  for (let sent = 0; sent < BULK_BYTES; sent += CHUNK) {
+    if (!near.write(chunk)) await new Promise((r) => near.once('drain', r));
+  }
+  await done;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  far.removeAllListeners('data');
+  return BULK_BYTES / 1024 / 1024 / seconds;
+}
+
+/** Median round trip (µs) of a small message echoed by the far end. */
+async function pingPong([near, far]: [Duplex, Duplex]): Promise<number> {
+  far.on('data', (d: Buffer) => far.write(d));
+  const msg = randomBytes(PING_BYTES);
+  const times: number[] = [];
+  for (let i = 0; i < PINGS; i++) {
+    const start = process.hrtime.bigint();
+    let got = 0;
+    await new Promise<void>((resolve) => {
+      const onData = (d: Buffer): void => {
+        got += d.length;
+        if (got >= PING_BYTES) {
+          near.off('data', onData);
+          resolve();
+        }
+      };
+      near.on('data', onData);
+      near.write(msg);
+    });
+    times.push(Number(process.hrtime.bigint() - start) / 1e3);
+  }
+  far.removeAllListeners('data');
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'bitchat-bench-relay-'));
+  const kernels: Kernel[] = [];
+  let relayChild: ChildProcess | undefined;
+  try {
+    const make = async (name: string, host: string, relay: Record<string, unknown>): Promise<Kernel> => {
+      const k = await node(join(dir, name), host, relay);
+      kernels.push(k);
+      return k;
+    };
+    const started = await startRelayProcess(join(dir, 'relay'));
+    relayChild = started.child;
+    const relayPort = started.port;
+    const target = await make('target', NAT_HOST, {
+      reachability: 'unreachable',
+      relays: [`127.0.0.1:${relayPort}`],
+      allowPrivateAddresses: true,
+      maxRelays: 1,
+      intervalSeconds: 0.1,
+    });
+    await target.hooks.announce.promise({ networkId: randomBytes(20), port: 1 });
+    const client = (target.resolve('relay') as RelayPlugin).client!;
+    for (let i = 0; i < 100 && client.relays().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    if (client.relays().length === 0) throw new Error('the target never registered with the relay');
+
+    const viaRelay = await make('member-relay', '127.0.0.1', { client: false });
+    const direct = await make('member-direct', '127.0.0.1', { client: false });
+    const relayLink = await viaRelay.connections.connect({ host: '127.0.0.1', port: relayPort });
+    const tunnel = await viaRelay.connections.connectVia({ host: '127.0.0.1', port: target.connections.localPort }, relayLink);
+    const directLink = await direct.connections.connect({ host: NAT_HOST, port: target.connections.localPort });
+    if (!tunnel.virtual || directLink.virtual) throw new Error('unexpected link kinds');
+
+    const rows: BenchRow[] = [];
+    for (const secure of [true, false]) {
+      const label = secure ? 'SecureChannel' : 'bare channel';
+      const pair = async (link: Connection): Promise<[Duplex, Duplex]> => {
+        const p = await channelPair(link, target);
+        return secure ? securePair(p) : p;
+      };
+      const d = await pair(directLink);
+      const t = await pair(tunnel);
+      // Warm both paths, then measure alternately so both see the same machine state.
+      await pingPong(d);
+      await pingPong(t);
+      let directMiB = 0;
+      let relayMiB = 0;
+      for (let r = 0; r < ROUNDS; r++) {
+        directMiB = Math.max(directMiB, await bulk(d));
+        relayMiB = Math.max(relayMiB, await bulk(t));
+      }
+      const directRtt = await pingPong(d);
+      const relayRtt = await pingPong(t);
+      for (const s of [...d, ...t]) s.destroy();
+      rows.push(
+        { name: `${label} throughput via relay`, value: Math.round(relayMiB), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(directMiB) }, target: '>= 70% of direct' },
+        { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
+        { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
+      );
+    }
+    return rows;
+  } finally {
+    for (const k of kernels.reverse()) await k.stop().catch(() => undefined);
+    if (relayChild) {
+      const exited = new Promise((r) => relayChild!.once('exit', r));
+      relayChild.stdin!.end();
+      const killer = setTimeout(() => relayChild!.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === RELAY_PROCESS_FLAG) {
+  await relayProcess(process.argv[3]!);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await run();
+  for (const row of rows) {
+    const ref = row.reference ? `   (${row.reference.name}: ${row.reference.value} ${row.unit}, ${Math.round((row.value / row.reference.value) * 100)}%)` : '';
+    console.log(`${row.name.padEnd(52)} ${String(row.value).padStart(9)} ${row.unit}${ref}${row.target ? `   target ${row.target}` : ''}`);
+  }
+}
