@@ -126,7 +126,7 @@ export interface Transfer {
 export interface Settings {
   source: string | null;
   restartNeeded: boolean;
-  plugins: Array<{ name: string; enabled: boolean; state: string; description?: string; reason?: string }>;
+  plugins: Array<{ name: string; enabled: boolean; options: Record<string, unknown>; state: string; description?: string; reason?: string }>;
 }
 
 export type UiEvent =

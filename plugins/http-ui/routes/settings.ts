@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolveConfig } from '../../../core/config.js';
 import type { PluginApi } from '../../../core/plugin.js';
-import { BUILT_IN_PLUGINS } from '../../../core/plugin-loader.js';
+import { BUILT_IN_PLUGINS, configDirOf, loadPlugin } from '../../../core/plugin-loader.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_NO_CONFIG_FILE, UiError } from '../errors.js';
 import { errorSchema } from '../schemas.js';
 
@@ -21,6 +21,7 @@ const settingsSchema = {
         properties: {
           name: { type: 'string' },
           enabled: { type: 'boolean', description: 'As saved in the config file.' },
+          options: { type: 'object', additionalProperties: true, description: 'Its options as saved in the config file.' },
           state: { enum: ['loaded', 'disabled', 'failed', 'absent'], description: 'In the running node.' },
           description: { type: 'string' },
           reason: { type: 'string' },
@@ -53,9 +54,11 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
       const status = running.get(name);
       const state = status?.state ?? 'absent';
       if (enabled !== (state === 'loaded') && state !== 'failed') restartNeeded = true;
+      const entry = saved[name];
       return {
         name,
         enabled,
+        options: entry && typeof entry === 'object' ? entry : {},
         state,
         ...(status?.description ? { description: status.description } : {}),
         ...(status?.reason ? { reason: status.reason } : {}),
@@ -66,20 +69,28 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
 
   app.get('/api/settings', { schema: { summary: 'Which plugins are on, as saved and as running', tags: ['settings'], response: { 200: settingsSchema } } }, async () => view());
 
-  app.put<{ Params: { name: string }; Body: { enabled: boolean } }>(
+  app.put<{ Params: { name: string }; Body: { enabled: boolean; options?: Record<string, unknown> } }>(
     '/api/settings/plugins/:name',
     {
       schema: {
-        summary: 'Turn a plugin on or off in the config file (takes effect at the next start)',
+        summary: 'Turn a plugin on or off, and set its options, in the config file (takes effect at the next start)',
         tags: ['settings'],
         params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 214 } } },
-        body: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['enabled'],
+          properties: {
+            enabled: { type: 'boolean' },
+            options: { type: 'object', additionalProperties: true, description: "Checked against the plugin's own options schema before saving." },
+          },
+        },
         response: { 200: settingsSchema, '4xx': errorSchema },
       },
     },
     async (request) => {
       const { name } = request.params;
-      const { enabled } = request.body;
+      const { enabled, options } = request.body;
       if (!source) throw new UiError(ERR_UI_NO_CONFIG_FILE, 409, 'this node runs without a config file, so settings cannot be saved');
       const raw = readRaw(source);
       const plugins = { ...(raw.plugins ?? {}) };
@@ -88,8 +99,14 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
       }
       if (name === SELF && !enabled) throw new UiError(ERR_UI_BAD_REQUEST, 400, 'the web UI cannot turn itself off; edit the config file instead');
       const current = plugins[name];
-      // Options already in the file are kept when a plugin is turned on again.
-      plugins[name] = enabled ? (current && typeof current === 'object' ? current : true) : false;
+      if (options !== undefined) {
+        // The plugin's own schema judges its options (loadPlugin validates them, the module is already loaded or small).
+        await loadPlugin(name, options, configDirOf(source));
+        plugins[name] = enabled ? options : false;
+      } else {
+        // Options already in the file are kept when a plugin is turned on again.
+        plugins[name] = enabled ? (current && typeof current === 'object' ? current : true) : false;
+      }
       const next = { ...raw, plugins };
       resolveConfig(next, source); // throws ERR_CONFIG_INVALID rather than save a file the node cannot start with
       const temporary = `${source}.${process.pid}.tmp`;

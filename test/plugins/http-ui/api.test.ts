@@ -223,6 +223,19 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect(JSON.parse(readFileSync(node.configFile, 'utf8')).plugins['http-ui']).to.deep.equal({ port: 0 });
   });
 
+  it("saves a plugin's options only when its own schema accepts them", async () => {
+    const good = await api(node, '/api/settings/plugins/file-share', { method: 'PUT', body: { enabled: true, options: { pipeline: 8, autoDownload: true } } });
+    expect(good.status, good.body).to.equal(200);
+    expect(good.json().plugins.find((p: { name: string }) => p.name === 'file-share').options).to.deep.equal({ pipeline: 8, autoDownload: true });
+    expect(JSON.parse(readFileSync(node.configFile, 'utf8')).plugins['file-share']).to.deep.equal({ pipeline: 8, autoDownload: true });
+    for (const options of [{ pipeline: 1000 }, { noSuchOption: 1 }, { autoDownload: 'yes' }]) {
+      const bad = await api(node, '/api/settings/plugins/file-share', { method: 'PUT', body: { enabled: true, options } });
+      expect(bad.status, JSON.stringify(options)).to.equal(400);
+      expect(bad.json().code).to.match(/^ERR_/);
+    }
+    expect(JSON.parse(readFileSync(node.configFile, 'utf8')).plugins['file-share']).to.deep.equal({ pipeline: 8, autoDownload: true });
+  });
+
   it('leaves a chat', async () => {
     expect((await api(node, `/api/chats/${groupId}`, { method: 'DELETE' })).json()).to.deep.equal({ ok: true });
     const list = (await api(node, '/api/chats')).json() as Array<{ chatId: number }>;

@@ -23,9 +23,31 @@ function pluginRows(settings: Settings, error: ReturnType<typeof errorLine>, onS
       { 'data-plugin': plugin.name },
       el('td', {}, el('label', { class: 'inline' }, box, ` ${plugin.name}`)),
       el('td', { class: `state-${plugin.state}` }, plugin.state),
-      el('td', { class: 'muted' }, plugin.reason ?? plugin.description ?? ''),
+      el('td', { class: 'muted' }, plugin.reason ?? plugin.description ?? '', settings.source !== null && plugin.enabled ? optionsEditor(plugin.name, plugin.options, error, onSaved) : null),
     );
   });
+}
+
+/** A plugin's options as JSON (proxy, trackers, DHT bootstrap...), checked by the plugin's schema on the node before saving. */
+function optionsEditor(name: string, options: Record<string, unknown>, error: ReturnType<typeof errorLine>, onSaved: (s: Settings) => void): HTMLDetailsElement {
+  const text = el('textarea', { rows: '6', class: 'mono', name: `options-${name}`, spellcheck: 'false', 'aria-label': `${name} options (JSON)` });
+  text.value = JSON.stringify(options, null, 2);
+  const save = el('button', { type: 'button' }, 'Save options');
+  save.addEventListener('click', () => {
+    error.clear();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text.value);
+    } catch (err) {
+      return error.set(`${name}: not valid JSON (${(err as Error).message})`);
+    }
+    save.disabled = true;
+    putJson<Settings>(`/api/settings/plugins/${encodeURIComponent(name)}`, { enabled: true, options: parsed })
+      .then(onSaved)
+      .catch((err: unknown) => error.set(err))
+      .finally(() => (save.disabled = false));
+  });
+  return el('details', { class: 'options' }, el('summary', {}, 'options'), text, save);
 }
 
 /** The profile, and which plugins are on (saved to the config file, applied at the next start). */
