@@ -72,7 +72,9 @@ export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: 
       let last = 0;
       await identity.create({ ...request.body, mode: 'self' }, (progress) => {
         const now = Date.now();
-        if (now - last < PROGRESS_INTERVAL_MS) return;
+        // Ticks are thinned out; a phase's start and end always go through.
+        const tick = typeof progress === 'number' || (progress as { state?: unknown })?.state === 'tick';
+        if (tick && now - last < PROGRESS_INTERVAL_MS) return;
         last = now;
         publish({ type: 'profile-progress', progress: progressJson(progress) });
       });

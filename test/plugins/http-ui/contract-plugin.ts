@@ -98,9 +98,15 @@ export class FakeIdentity extends EventEmitter {
 
   async create(input: { name: string; email: string; password: string; mode: 'self' }, onProgress?: (p: unknown) => void): Promise<void> {
     if (this.#state.state !== 'none') throw new BitChatError('ERR_IDENTITY_EXISTS', 'a profile exists already');
-    for (let step = 1; step <= 4; step++) {
-      await new Promise((resolve) => setTimeout(resolve, 120));
-      onProgress?.({ phase: 'key', fraction: step / 4 });
+    // The identity layer's progress shape: a phase's start, ticks of elapsed time, done.
+    for (const phase of ['keygen', 'kdf']) {
+      const started = Date.now();
+      onProgress?.({ phase, state: 'start', elapsedMs: 0 });
+      for (let tick = 0; tick < 3; tick++) {
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        onProgress?.({ phase, state: 'tick', elapsedMs: Date.now() - started });
+      }
+      onProgress?.({ phase, state: 'done', elapsedMs: Date.now() - started });
     }
     this.#hash = scryptSync(input.password, this.#salt, 32);
     this.#state = { state: 'locked', email: input.email.toLowerCase(), name: input.name, fingerprint: FAKE_FINGERPRINT, safetyNumber: FAKE_SAFETY_NUMBER };

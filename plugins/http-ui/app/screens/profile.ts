@@ -50,10 +50,14 @@ export function firstRunScreen(ctx: Context): Screen {
     nodes: [el('h1', {}, 'Create your profile'), form],
     onEvent(event: UiEvent) {
       if (event.type !== 'profile-progress') return;
-      const p = (event as { progress: { fraction?: number; done?: boolean } }).progress;
+      const p = (event as { progress: { fraction?: number; done?: boolean; phase?: string; elapsedMs?: number } }).progress;
       if (typeof p.fraction === 'number') {
         progress.value = p.fraction;
         progressText.textContent = `Making your key… ${Math.round(p.fraction * 100)}%`;
+      } else if (typeof p.phase === 'string') {
+        // Key generation and the password KDF cannot say how far they are: show the time spent.
+        const seconds = typeof p.elapsedMs === 'number' ? ` ${Math.floor(p.elapsedMs / 1000)} s` : '';
+        progressText.textContent = p.phase === 'kdf' ? `Protecting it with your password…${seconds}` : `Making your key…${seconds}`;
       }
       if (p.done) progressText.textContent = 'Done.';
     },
