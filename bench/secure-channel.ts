@@ -8,9 +8,13 @@
  *   (4 concurrent) per suite vs a mutual RSA-4096 TLS 1.3 handshake.
  * Both ends live in this process, so every figure pays for both sides' CPU.
  *
+ * The machine is shared and its load swings, so each figure and its reference are
+ * measured in alternating trials (reference, ours, reference, ours...) and reported as
+ * medians; run directly, the script also prints each figure's range over the trials.
+ *
  * Run: `node --import tsx bench/secure-channel.ts`.
  */
-import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, createCipheriv, createDecipheriv, createHmac, createPrivateKey, randomBytes, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -24,12 +28,14 @@ import type { BenchRow } from './types.js';
 
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/secure-channel/', import.meta.url));
-const BULK_MS = 800;
-const BARE_MS = 400;
-const RTT_ROUNDS = 2000;
-const HANDSHAKES_SEQUENTIAL = 60;
+const TRIALS = 3;
+const BULK_MS = 400;
+const BARE_MS = 200;
+const RTT_ROUNDS = 1000;
+/** Handshakes per kind, taken in turns with the other kinds. */
+const HANDSHAKES_SEQUENTIAL = 40;
 const HANDSHAKE_CONCURRENCY = 4;
-const HANDSHAKE_RATE_MS = 1200;
+const HANDSHAKE_RATE_MS = 600;
 const KIB = 1024;
 const MB = 1e6;
 const progress = (what: string): void => {
@@ -107,6 +113,66 @@ function tlsOptions() {
   };
 }
 
+/** Plain TCP, no protection: the floor under every round trip. */
+const tcpPairMaker: PairMaker = async () => {
+  let accepted!: (s: Socket) => void;
+  const acceptedP = new Promise<Socket>((r) => (accepted = r));
+  const { server, port } = await tcpServer((s) => {
+    s.setNoDelay(true);
+    accepted(s);
+  });
+  const a = connect(port, '127.0.0.1');
+  a.setNoDelay(true);
+  await once(a, 'connect');
+  const b = await acceptedP;
+  return {
+    a,
+    b,
+    close: () => {
+      a.destroy();
+      b.destroy();
+      server.close();
+    },
+  };
+};
+
+/** µs for one 200-byte GCM record sealed and opened with node:crypto alone (one direction's crypto floor). */
+function smallRecordCrypto(): number {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const payload = randomBytes(201);
+  const header = Buffer.from([0x17, 0, 217]);
+  const rounds = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    const c = createCipheriv('aes-256-gcm', key, iv).setAAD(header);
+    const ct = c.update(payload);
+    c.final();
+    const d = createDecipheriv('aes-256-gcm', key, iv).setAAD(header);
+    d.setAuthTag(c.getAuthTag());
+    d.update(ct);
+    d.final();
+  }
+  return ((performance.now() - t0) * 1000) / rounds;
+}
+
+/** ms for one RSA-4096 signature and for two at once: shows whether a second core is free for the handshake's concurrent signatures. */
+async function signatureTimes(): Promise<{ one: number; two: number }> {
+  const key = createPrivateKey(ALICE.key);
+  const once1 = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      sign('sha256', Buffer.alloc(64), { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, (err) => (err ? reject(err) : resolve()));
+    });
+  await once1();
+  const rounds = 10;
+  let t0 = performance.now();
+  for (let i = 0; i < rounds; i++) await once1();
+  const one = (performance.now() - t0) / rounds;
+  t0 = performance.now();
+  for (let i = 0; i < rounds; i++) await Promise.all([once1(), once1()]);
+  return { one, two: (performance.now() - t0) / rounds };
+}
+
 const tlsPairMaker: PairMaker = async () => {
   const o = tlsOptions();
   let accepted!: (s: tls.TLSSocket) => void;
@@ -180,6 +246,7 @@ async function bulkTwoProcess(mode: 'tls' | 'ours', size: number): Promise<numbe
     let writer: Duplex;
     if (mode === 'tls') {
       const sock = tls.connect({ ...tlsOptions().client, host: '127.0.0.1', port });
+      sock.setNoDelay(true); // as the secure channel sets on its socket
       await once(sock, 'secureConnect');
       writer = sock;
     } else {
@@ -220,7 +287,7 @@ async function sink(mode: 'tls' | 'ours'): Promise<void> {
   };
   let port: number;
   if (mode === 'tls') {
-    const server = tls.createServer(tlsOptions().server, onStream);
+    const server = tls.createServer({ ...tlsOptions().server, noDelay: true }, onStream);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
   } else {
@@ -351,29 +418,59 @@ async function tlsHandshakeServer(): Promise<{ port: number; shake: Handshaker; 
   return { port, shake, close: () => server.close() };
 }
 
-async function handshakes(start: () => Promise<{ port: number; shake: Handshaker; close: () => void }>) {
-  const { port, shake, close } = await start();
+interface HandshakeFigures {
+  median: number;
+  p99: number;
+  rate: number;
+}
+
+/** Handshake latency of every kind, one handshake of each kind in turn (so load swings hit all alike), then the rates. */
+async function handshakes(kinds: Array<() => Promise<{ port: number; shake: Handshaker; close: () => void }>>): Promise<HandshakeFigures[]> {
+  const servers = [];
+  for (const start of kinds) servers.push(await start());
   progress('handshakes');
-  for (let i = 0; i < 5; i++) await shake(port); // warm-up
-  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) for (const s of servers) await s.shake(s.port); // warm-up
+  const samples: number[][] = servers.map(() => []);
   for (let i = 0; i < HANDSHAKES_SEQUENTIAL; i++) {
-    const t0 = process.hrtime.bigint();
-    await shake(port);
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    for (let k = 0; k < servers.length; k++) {
+      const t0 = process.hrtime.bigint();
+      await servers[k]!.shake(servers[k]!.port);
+      samples[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
   }
-  let count = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: HANDSHAKE_CONCURRENCY }, async () => {
-      while (performance.now() - t0 < HANDSHAKE_RATE_MS) {
-        await shake(port);
-        count++;
-      }
-    }),
-  );
-  const rate = count / ((performance.now() - t0) / 1000);
-  close();
-  return { median: percentile(samples, 0.5), p99: percentile(samples, 0.99), rate };
+  const out: HandshakeFigures[] = [];
+  for (let k = 0; k < servers.length; k++) {
+    const { port, shake, close } = servers[k]!;
+    let count = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: HANDSHAKE_CONCURRENCY }, async () => {
+        while (performance.now() - t0 < HANDSHAKE_RATE_MS) {
+          await shake(port);
+          count++;
+        }
+      }),
+    );
+    const rate = count / ((performance.now() - t0) / 1000);
+    close();
+    out.push({ median: percentile(samples[k]!, 0.5), p99: percentile(samples[k]!, 0.99), rate });
+  }
+  return out;
+}
+
+/** Runs every measurement of `plan` TRIALS times, in turns, and returns the values of each. */
+async function trials(plan: Array<() => Promise<number> | number>): Promise<number[][]> {
+  const values: number[][] = plan.map(() => []);
+  for (let t = 0; t < TRIALS; t++) for (let i = 0; i < plan.length; i++) values[i]!.push(await plan[i]!());
+  return values;
+}
+
+const median = (v: number[]): number => percentile(v, 0.5);
+/** Ranges of the rows, by name, for the direct-run printout. */
+const ranges = new Map<string, [number, number]>();
+function row(r: BenchRow, samples?: number[]): BenchRow {
+  if (samples && samples.length > 1) ranges.set(r.name, [Math.min(...samples), Math.max(...samples)]);
+  return r;
 }
 
 const SHORT: Record<SuiteName, string> = {
@@ -385,60 +482,92 @@ const SHORT: Record<SuiteName, string> = {
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const sizes = [64 * KIB, KIB];
-  const bare = {
-    gcm: sizes.map((s) => bareLoop('gcm', s)),
-    cbc: sizes.map((s) => bareLoop('cbc', s)),
-  };
-  const tlsBulk: number[] = [];
-  for (const s of sizes) tlsBulk.push(await bulk(tlsPairMaker, s));
-  sizes.forEach((s, i) => {
-    const label = s === KIB ? '1 KiB' : '64 KiB';
-    rows.push({ name: `bare node:crypto AES-256-GCM seal+open, ${label} records`, value: bare.gcm[i]!, unit: 'MB/s' });
-    rows.push({ name: `bare node:crypto AES-256-CBC+HMAC seal+open, ${label} records`, value: bare.cbc[i]!, unit: 'MB/s' });
-    rows.push({ name: `Node TLS 1.3 AES-256-GCM, ${label} writes`, value: tlsBulk[i]!, unit: 'MB/s', reference: { name: 'bare GCM loop', value: bare.gcm[i]! } });
-  });
-  for (const suite of DEFAULT_SUITES) {
-    for (let i = 0; i < sizes.length; i++) {
-      const label = sizes[i] === KIB ? '1 KiB' : '64 KiB';
-      const value = await bulk(ourPairMaker(suite), sizes[i]!);
+  const labelOf = (size: number): string => (size === KIB ? '1 KiB' : '64 KiB');
+  for (const size of sizes) {
+    const label = labelOf(size);
+    const [bareGcm, bareCbc, tlsBulk, ...ours] = await trials([
+      () => bareLoop('gcm', size),
+      () => bareLoop('cbc', size),
+      () => bulk(tlsPairMaker, size),
+      ...DEFAULT_SUITES.map((suite) => () => bulk(ourPairMaker(suite), size)),
+    ]);
+    rows.push(row({ name: `bare node:crypto AES-256-GCM seal+open, ${label} records`, value: median(bareGcm!), unit: 'MB/s' }, bareGcm));
+    rows.push(row({ name: `bare node:crypto AES-256-CBC+HMAC seal+open, ${label} records`, value: median(bareCbc!), unit: 'MB/s' }, bareCbc));
+    rows.push(
+      row(
+        { name: `Node TLS 1.3 AES-256-GCM, ${label} writes`, value: median(tlsBulk!), unit: 'MB/s', reference: { name: 'bare GCM loop', value: median(bareGcm!) } },
+        tlsBulk,
+      ),
+    );
+    DEFAULT_SUITES.forEach((suite, i) => {
       const gcm = suite === 'X25519/RSA/AES-256-GCM';
-      rows.push({
-        name: `secure channel ${SHORT[suite]}, ${label} writes`,
-        value,
-        unit: 'MB/s',
-        reference: gcm ? { name: 'TLS 1.3', value: tlsBulk[i]! } : { name: 'bare CBC+HMAC loop', value: bare.cbc[i]! },
-        target: gcm ? '>= 1.0x TLS 1.3' : '>= 0.9x bare CBC+HMAC',
-      });
-    }
-  }
-  for (let i = 0; i < sizes.length; i++) {
-    const label = sizes[i] === KIB ? '1 KiB' : '64 KiB';
-    const tls2 = await bulkTwoProcess('tls', sizes[i]!);
-    const ours2 = await bulkTwoProcess('ours', sizes[i]!);
-    rows.push({ name: `two processes: Node TLS 1.3 AES-256-GCM, ${label} writes`, value: tls2, unit: 'MB/s' });
-    rows.push({
-      name: `two processes: secure channel X25519+GCM, ${label} writes`,
-      value: ours2,
-      unit: 'MB/s',
-      reference: { name: 'TLS 1.3', value: tls2 },
-      target: '>= 1.0x TLS 1.3',
+      rows.push(
+        row(
+          {
+            name: `secure channel ${SHORT[suite]}, ${label} writes`,
+            value: median(ours[i]!),
+            unit: 'MB/s',
+            reference: gcm ? { name: 'TLS 1.3', value: median(tlsBulk!) } : { name: 'bare CBC+HMAC loop', value: median(bareCbc!) },
+            target: gcm ? '>= 1.0x TLS 1.3' : '>= 0.9x bare CBC+HMAC',
+          },
+          ours[i],
+        ),
+      );
     });
   }
-  const tlsRtt = await roundTrip(tlsPairMaker);
-  const ourRtt = await roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM'));
-  rows.push({ name: 'round trip 200 B, TLS 1.3', value: tlsRtt, unit: 'µs' });
-  rows.push({ name: 'round trip 200 B, secure channel X25519+GCM', value: ourRtt, unit: 'µs', reference: { name: 'TLS 1.3', value: tlsRtt }, target: '<= 1.2x TLS 1.3' });
-
-  const tlsHs = await handshakes(tlsHandshakeServer);
-  rows.push({ name: 'handshake median, TLS 1.3 mutual RSA-4096', value: tlsHs.median, unit: 'ms' });
-  rows.push({ name: 'handshake p99, TLS 1.3 mutual RSA-4096', value: tlsHs.p99, unit: 'ms' });
-  rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), TLS 1.3 mutual RSA-4096`, value: tlsHs.rate, unit: '/s' });
-  for (const suite of DEFAULT_SUITES) {
-    const hs = await handshakes(() => ourHandshakeServer(suite));
-    rows.push({ name: `handshake median, ${SHORT[suite]}`, value: hs.median, unit: 'ms', reference: { name: 'TLS 1.3 mutual RSA-4096', value: tlsHs.median }, target: '<= 0.6x TLS' });
-    rows.push({ name: `handshake p99, ${SHORT[suite]}`, value: hs.p99, unit: 'ms', reference: { name: 'TLS 1.3 mutual RSA-4096', value: tlsHs.p99 } });
-    rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), ${SHORT[suite]}`, value: hs.rate, unit: '/s', reference: { name: 'TLS 1.3 mutual RSA-4096', value: tlsHs.rate } });
+  for (const size of sizes) {
+    const label = labelOf(size);
+    const [tls2, ours2] = await trials([() => bulkTwoProcess('tls', size), () => bulkTwoProcess('ours', size)]);
+    rows.push(row({ name: `two processes: Node TLS 1.3 AES-256-GCM, ${label} writes`, value: median(tls2!), unit: 'MB/s' }, tls2));
+    rows.push(
+      row(
+        {
+          name: `two processes: secure channel X25519+GCM, ${label} writes`,
+          value: median(ours2!),
+          unit: 'MB/s',
+          reference: { name: 'TLS 1.3', value: median(tls2!) },
+          target: '>= 1.0x TLS 1.3',
+        },
+        ours2,
+      ),
+    );
   }
+  const [tcpRtt, tlsRtt, ourRtt, cryptoFloor] = await trials([
+    () => roundTrip(tcpPairMaker),
+    () => roundTrip(tlsPairMaker),
+    () => roundTrip(ourPairMaker('X25519/RSA/AES-256-GCM')),
+    smallRecordCrypto,
+  ]);
+  rows.push(row({ name: 'round trip 200 B, plain TCP (floor)', value: median(tcpRtt!), unit: 'µs' }, tcpRtt));
+  rows.push(row({ name: 'createCipheriv+createDecipheriv seal+open of a 200 B GCM record', value: median(cryptoFloor!), unit: 'µs' }, cryptoFloor));
+  rows.push(row({ name: 'round trip 200 B, TLS 1.3', value: median(tlsRtt!), unit: 'µs' }, tlsRtt));
+  rows.push(
+    row(
+      {
+        name: 'round trip 200 B, secure channel X25519+GCM',
+        value: median(ourRtt!),
+        unit: 'µs',
+        reference: { name: 'TLS 1.3', value: median(tlsRtt!) },
+        target: '<= 1.2x TLS 1.3',
+      },
+      ourRtt,
+    ),
+  );
+
+  const sig = await signatureTimes();
+  rows.push({ name: 'RSA-4096 signature, one alone', value: sig.one, unit: 'ms' });
+  rows.push({ name: 'RSA-4096 signatures, two at once (as in our handshake)', value: sig.two, unit: 'ms', reference: { name: 'one alone', value: sig.one } });
+  const [tlsHs, ...oursHs] = await handshakes([tlsHandshakeServer, ...DEFAULT_SUITES.map((suite) => () => ourHandshakeServer(suite))]);
+  rows.push({ name: 'handshake median, TLS 1.3 mutual RSA-4096', value: tlsHs!.median, unit: 'ms' });
+  rows.push({ name: 'handshake p99, TLS 1.3 mutual RSA-4096', value: tlsHs!.p99, unit: 'ms' });
+  rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), TLS 1.3 mutual RSA-4096`, value: tlsHs!.rate, unit: '/s' });
+  DEFAULT_SUITES.forEach((suite, i) => {
+    const hs = oursHs[i]!;
+    const ref = (value: number) => ({ name: 'TLS 1.3 mutual RSA-4096', value });
+    rows.push({ name: `handshake median, ${SHORT[suite]}`, value: hs.median, unit: 'ms', reference: ref(tlsHs!.median), target: '<= 0.6x TLS' });
+    rows.push({ name: `handshake p99, ${SHORT[suite]}`, value: hs.p99, unit: 'ms', reference: ref(tlsHs!.p99) });
+    rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), ${SHORT[suite]}`, value: hs.rate, unit: '/s', reference: ref(tlsHs!.rate) });
+  });
   return rows;
 }
 
@@ -450,7 +579,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && sin
   const rows = await run();
   for (const r of rows) {
     const ref = r.reference ? `  (${r.reference.name}: ${r.reference.value.toFixed(1)}, ratio ${(r.value / r.reference.value).toFixed(2)})` : '';
-    process.stdout.write(`${r.name.padEnd(70)} ${r.value.toFixed(1).padStart(9)} ${r.unit}${ref}${r.target ? `  target ${r.target}` : ''}\n`);
+    const range = ranges.get(r.name);
+    const spread = range ? `  [${range[0].toFixed(1)}-${range[1].toFixed(1)}]` : '';
+    process.stdout.write(`${r.name.padEnd(70)} ${r.value.toFixed(1).padStart(9)} ${r.unit}${spread}${ref}${r.target ? `  target ${r.target}` : ''}\n`);
   }
   process.stdout.write(`(${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
 }

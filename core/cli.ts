@@ -4,7 +4,9 @@ import { loadConfig, type KernelConfig } from './config.js';
 import { BitChatError } from './errors.js';
 import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
+import { runDemo } from './demo.js';
 import { addIdentityCommands } from './identity/cli.js';
+import { addChatCommands } from './node/cli.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -51,6 +53,18 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
         printPluginTable(kernel.pluginStatus(), io);
       },
     )
+    .command(
+      'demo',
+      'Start a few local nodes that find each other, form a group chat and talk (nothing leaves this machine)',
+      (demo) =>
+        demo
+          .option('nodes', { type: 'number', default: 4, describe: 'How many nodes (3 to 5)' })
+          .option('key-bits', { type: 'number', default: 4096, describe: 'RSA key size of the throwaway profiles' })
+          .option('exit', { type: 'boolean', default: false, describe: 'Stop when the script is done instead of waiting for Ctrl-C' }),
+      async (args) => {
+        await runDemo({ nodes: args.nodes, keyBits: args['key-bits'], exitWhenDone: args.exit, untilStopped: interrupted, out: io.out });
+      },
+    )
     .command('config <action>', 'Work with the config file', (config) =>
       config.command(
         'check',
@@ -77,6 +91,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
     });
 
   addIdentityCommands(cli, io);
+  addChatCommands(cli, io);
   await addPluginCommands(cli, argv);
   return cli;
 }
@@ -98,11 +113,9 @@ async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
   kernel.hooks.cliCommands.call(cli);
 }
 
-async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
-  const kernel = await Kernel.create({ config });
-  await kernel.start();
-  // Listen for Ctrl-C before saying it works.
-  const stopped = new Promise<void>((resolve) => {
+/** Resolves on the first Ctrl-C or SIGTERM; keeps the process alive until then. */
+function interrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
     // A node with no open socket would otherwise let the process exit at once.
     const keepAlive = setInterval(() => {}, 1 << 30);
     const stop = (): void => {
@@ -114,6 +127,13 @@ async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
+  const kernel = await Kernel.create({ config });
+  await kernel.start();
+  // Listen for Ctrl-C before saying it works.
+  const stopped = interrupted();
   const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').map((p) => p.name);
   io.out(`bitchat node running`);
   io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);

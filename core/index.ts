@@ -25,3 +25,4 @@ export { OPEN_NETWORK_POLICY, networkPolicyOf, type NetworkPolicy, type NetworkM
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';
 export * as identity from './identity/index.js';
+export * from './node/index.js';

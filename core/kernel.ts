@@ -19,6 +19,7 @@ import {
 } from './plugin-loader.js';
 import { networkPolicyOf } from './network-policy.js';
 import { DATABASE_FILE_NAME, MigrationList, Storage } from './storage.js';
+import { NodeRuntime, type NodeRuntimeOptions } from './node/index.js';
 import type { DiscoverySource, Endpoint, NetworkId } from './types.js';
 
 declare module './plugin.js' {
@@ -54,7 +55,7 @@ export interface PluginStatus {
   taps: HookName[];
 }
 
-export interface KernelOptions {
+export interface KernelOptions extends NodeRuntimeOptions {
   config: KernelConfig;
   /** Defaults to a pino logger on stderr at `config.logLevel`. */
   logger?: Logger;
@@ -86,6 +87,7 @@ export class Kernel {
   #plugins: LoadedPlugin[] = [];
   #status: PluginStatus[] = [];
   #stopErrors: Error[] = [];
+  #node!: NodeRuntime;
 
   private constructor(config: KernelConfig, logger: Logger) {
     this.config = config;
@@ -107,6 +109,17 @@ export class Kernel {
   static async create(options: KernelOptions): Promise<Kernel> {
     const logger = options.logger ?? createLogger(options.config.logLevel);
     const kernel = new Kernel(options.config, logger);
+    kernel.#node = new NodeRuntime(
+      {
+        hooks: kernel.hooks,
+        connections: kernel.connections,
+        storage: kernel.storage,
+        logger,
+        profilePath: options.config.profile,
+        register: (name, value) => kernel.container.register(name, asValue(value)),
+      },
+      options,
+    );
     await kernel.#loadPlugins(options);
     return kernel;
   }
@@ -126,7 +139,10 @@ export class Kernel {
     if (!this.container.hasRegistration(name)) {
       throw new ServiceError('ERR_SERVICE_NOT_REGISTERED', `no service "${name}" is registered (is the plugin that provides it enabled?)`);
     }
-    return this.container.resolve(name as keyof ServiceMap);
+    const value = this.container.resolve(name as keyof ServiceMap) as unknown;
+    // A service withdrawn at run time (e.g. `chat` after the profile is locked) is registered as undefined.
+    if (value === undefined) throw new ServiceError('ERR_SERVICE_NOT_REGISTERED', `service "${name}" is not available now`);
+    return value;
   }
 
   tryResolve(name: string): unknown {
@@ -144,6 +160,7 @@ export class Kernel {
       this.storage.migrate(migrations.all);
       await this.connections.start({ listen: networkPolicyOf(this).allowListen });
       await this.hooks.start.promise();
+      await this.#node.start();
     } catch (err) {
       // Whatever did start is closed again: stop taps tolerate a partial start.
       await this.#runStop();
@@ -181,6 +198,11 @@ export class Kernel {
   async #runStop(): Promise<void> {
     this.#stopErrors = [];
     this.#state = 'stopping';
+    try {
+      await this.#node.stop();
+    } catch (err) {
+      this.#stopErrors.push(err as Error);
+    }
     try {
       await this.hooks.stop.promise();
     } catch (err) {

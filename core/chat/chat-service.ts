@@ -147,6 +147,11 @@ export class ChatService extends EventEmitter {
     await this.c.withdraw?.(o.record.networkId);
   }
 
+  /** Like isOnline, but false (not a throw) for a chat that is not open. */
+  isOnlineSafe(chatId: number): boolean {
+    return this.open.get(chatId)?.mesh !== undefined;
+  }
+
   isOnline(chatId: number): boolean {
     return this.get(chatId).mesh !== undefined;
   }
@@ -175,6 +180,11 @@ export class ChatService extends EventEmitter {
       return Promise.reject(new ChatError(ERR_CHAT_UNKNOWN_CHAT, `chat ${chatId} is offline`));
     }
     return mesh.addSession(session);
+  }
+
+  /** The integration could not reach an end point the mesh asked for: the mesh retries with back-off. */
+  dialFailed(chatId: number, endpoint: Endpoint): void {
+    this.open.get(chatId)?.mesh?.dialFailed(endpoint);
   }
 
   /** Stores and sends a text; members offline now get it when they return. */

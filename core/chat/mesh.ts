@@ -64,6 +64,11 @@ const HISTORY_MESSAGES_HEADER = 1 + 4 + 1 + 2;
  * and goes to n sessions, so without it forming a mesh of n costs O(n^3) bytes.
  */
 export const PEER_EXCHANGE_COALESCE_MS = 25;
+/**
+ * Peer lists arriving in a burst (one per session after a join) are evaluated once:
+ * evaluation is O(sessions x peers), so doing it per list made forming a mesh of n O(n^4).
+ */
+export const EVALUATE_COALESCE_MS = 10;
 
 export type MeshStatus = 'none' | 'partial' | 'full';
 
@@ -162,6 +167,7 @@ export class ChatMesh extends EventEmitter {
   private currentStatus: MeshStatus = 'none';
   private keepAlive: unknown;
   private peerExchangeTimer: unknown;
+  private evaluateTimer: unknown;
   private stopped = false;
 
   constructor(options: ChatMeshOptions) {
@@ -285,6 +291,7 @@ export class ChatMesh extends EventEmitter {
     this.stopped = true;
     this.scheduler.clearInterval(this.keepAlive);
     if (this.peerExchangeTimer !== undefined) this.scheduler.clearTimeout(this.peerExchangeTimer);
+    if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
     for (const r of this.redials.values()) if (r.timer !== undefined) this.scheduler.clearTimeout(r.timer);
     this.redials.clear();
     this.pending.clear();
@@ -451,8 +458,16 @@ export class ChatMesh extends EventEmitter {
     if (view.parts.every((p) => p !== undefined)) {
       view.peers = view.parts.flatMap((p) => p!);
       view.parts = new Array(parts);
-      this.evaluate();
+      this.scheduleEvaluate();
     }
+  }
+
+  private scheduleEvaluate(): void {
+    if (this.evaluateTimer !== undefined || this.stopped) return;
+    this.evaluateTimer = this.scheduler.setTimeout(() => {
+      this.evaluateTimer = undefined;
+      this.evaluate();
+    }, EVALUATE_COALESCE_MS);
   }
 
   /** Mesh status and dials for members others see but we do not. */

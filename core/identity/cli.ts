@@ -80,7 +80,7 @@ async function prompt(question: string, hidden: boolean): Promise<string> {
   }
 }
 
-async function readPassword(args: PasswordArgs, what = 'profile password', fileKey: keyof PasswordArgs = 'password-file'): Promise<string> {
+export async function readPassword(args: PasswordArgs, what = 'profile password', fileKey: keyof PasswordArgs = 'password-file'): Promise<string> {
   const file = args[fileKey];
   if (file !== undefined) return (await readFile(file, 'utf8')).split(/\r?\n/)[0] ?? '';
   if (process.env['BITCHAT_PASSWORD'] !== undefined && what === 'profile password') return process.env['BITCHAT_PASSWORD'];

@@ -39,14 +39,65 @@ const GCM_IV_BYTES = 12;
 const CBC_IV_BYTES = 16;
 const MAC_BYTES = 32;
 const TWO_32 = 2 ** 32;
+/**
+ * Payloads up to this size are copied with their inner type byte into one scratch buffer
+ * and encrypted with one cipher call (a native call and an output buffer saved per record;
+ * what matters for small messages).
+ */
+const JOIN_PAYLOAD_BELOW = 4096;
 /** Never let a sequence number approach 2^64 (or lose precision in a JS number). */
 const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
-function seqBytes(seq: number): Buffer {
-  const out = Buffer.allocUnsafe(8);
-  out.writeUInt32BE(Math.floor(seq / TWO_32), 0);
-  out.writeUInt32BE(seq % TWO_32, 4);
-  return out;
+/** Writes seq as u64 BE into `out` (8 bytes at `offset`). */
+function writeSeq(out: Buffer, seq: number, offset: number): void {
+  out.writeUInt32BE(Math.floor(seq / TWO_32), offset);
+  out.writeUInt32BE(seq % TWO_32, offset + 4);
+}
+
+/** `n` bytes at logical offset `start` of `parts`: a view when they lie in one part, else a copy. */
+function sliceParts(parts: readonly Buffer[], start: number, n: number): Buffer {
+  let off = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (start < off + p.length) {
+      const at = start - off;
+      if (at + n <= p.length) return p.subarray(at, at + n);
+      const out = Buffer.allocUnsafe(n);
+      let got = p.copy(out, 0, at);
+      for (let j = i + 1; got < n; j++) got += parts[j]!.copy(out, got, 0, Math.min(parts[j]!.length, n - got));
+      return out;
+    }
+    off += p.length;
+  }
+  throw badMac();
+}
+
+/** Calls `each` with views covering `n` bytes from logical offset `start` of `parts`. */
+function forEachRange(parts: readonly Buffer[], start: number, n: number, each: (view: Buffer) => void): void {
+  let off = 0;
+  const end = start + n;
+  for (const p of parts) {
+    const pEnd = off + p.length;
+    if (pEnd > start && off < end) {
+      const from = Math.max(start, off) - off;
+      const to = Math.min(end, pEnd) - off;
+      each(from === 0 && to === p.length ? p : p.subarray(from, to));
+    }
+    off = pEnd;
+    if (off >= end) return;
+  }
+}
+
+/** Splits decrypted pieces `payload ‖ innerType` into the type and the payload pieces (no copy). */
+function splitInnerType(pieces: Buffer[]): { type: number; payload: Buffer[]; length: number } {
+  let last = pieces.pop();
+  while (last !== undefined && last.length === 0) last = pieces.pop();
+  if (last === undefined) throw badMac();
+  const type = last[last.length - 1]!;
+  if (last.length > 1) pieces.push(last.subarray(0, last.length - 1));
+  let length = 0;
+  for (const p of pieces) length += p.length;
+  return { type, payload: pieces, length };
 }
 
 function badMac(): SecureChannelError {
@@ -56,6 +107,14 @@ function badMac(): SecureChannelError {
 export interface OpenedRecord {
   type: number;
   payload: Buffer;
+}
+
+/** An opened record whose payload is several buffers (views and cipher outputs, never joined). */
+export interface OpenedParts {
+  type: number;
+  payload: Buffer[];
+  /** Payload bytes in all. */
+  length: number;
 }
 
 interface EpochKeys {
@@ -81,6 +140,8 @@ abstract class RecordKeys {
   /** Payload bytes protected with the current key. */
   bytesThisKey = 0;
   keyCreatedAt = Date.now();
+  /** Scratch for the sequence number; every consumer copies it at once. */
+  protected readonly seqScratch = Buffer.alloc(8);
 
   constructor(
     readonly cipher: RecordCipher,
@@ -112,9 +173,28 @@ abstract class RecordKeys {
     nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ lo) >>> 0, 8);
     return nonce;
   }
+
+  protected seqBytes(seq: number): Buffer {
+    writeSeq(this.seqScratch, seq, 0);
+    return this.seqScratch;
+  }
 }
 
 export class RecordSealer extends RecordKeys {
+  /** Byte i holds i: the inner type as a one-byte input, without an allocation per record. */
+  private readonly typeBytes = Buffer.from([0, 1, 2, 3, 4, 5, 6, 7]);
+  /** `payload ‖ innerType` of a small record; the cipher reads it synchronously, so it is reused. */
+  private readonly smallScratch = Buffer.allocUnsafe(JOIN_PAYLOAD_BELOW + 1);
+
+  /** The cipher inputs: the pieces then the type byte, or both joined when small. */
+  private inputs(innerType: number, pieces: readonly Buffer[], n: number): readonly Buffer[] {
+    if (n >= JOIN_PAYLOAD_BELOW) return [...pieces, this.typeBytes.subarray(innerType, innerType + 1)];
+    let off = 0;
+    for (const p of pieces) off += p.copy(this.smallScratch, off);
+    this.smallScratch[off] = innerType;
+    return [this.smallScratch.subarray(0, off + 1)];
+  }
+
   /**
    * Protects `concat(pieces) ‖ innerType` and returns the wire record as pieces (header
    * first), ready for a corked write. Pieces are not copied into one buffer.
@@ -124,33 +204,31 @@ export class RecordSealer extends RecordKeys {
     for (const p of pieces) n += p.length;
     const seq = this.nextSeq();
     this.bytesThisKey += n;
-    const typeByte = Buffer.from([innerType]);
+    const inputs = this.inputs(innerType, pieces, n);
     if (this.cipher === 'aes-256-gcm') {
       const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, 1 + n + GCM_TAG_BYTES);
       const c = createCipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
       c.setAAD(header);
       const out = [header];
-      for (const p of pieces) if (p.length > 0) out.push(c.update(p));
-      out.push(c.update(typeByte));
+      for (const p of inputs) if (p.length > 0) out.push(c.update(p));
       c.final();
       out.push(c.getAuthTag());
       return out;
     }
     const block = Buffer.alloc(CBC_IV_BYTES);
-    seqBytes(seq).copy(block, 0);
+    writeSeq(block, seq, 0);
     const iv = this.keys.ivCipher!.update(block);
     const ctLength = (Math.floor((1 + n) / 16) + 1) * 16;
     const header = encodeRecordHeader(RECORD_TYPE.ENCRYPTED, CBC_IV_BYTES + ctLength + MAC_BYTES);
     const c = createCipheriv('aes-256-cbc', this.keys.key, iv);
-    const hmac = createHmac('sha256', this.keys.mac).update(seqBytes(seq)).update(header).update(iv);
+    const hmac = createHmac('sha256', this.keys.mac).update(this.seqBytes(seq)).update(header).update(iv);
     const out = [header, iv];
     const add = (ct: Buffer): void => {
       if (ct.length === 0) return;
       hmac.update(ct);
       out.push(ct);
     };
-    for (const p of pieces) if (p.length > 0) add(c.update(p));
-    add(c.update(typeByte));
+    for (const p of inputs) if (p.length > 0) add(c.update(p));
     add(c.final());
     out.push(hmac.digest());
     return out;
@@ -160,39 +238,59 @@ export class RecordSealer extends RecordKeys {
 export class RecordOpener extends RecordKeys {
   /** Authenticates and decrypts one encrypted record; throws ERR_SC_BAD_MAC on any tampering. */
   open(header: Buffer, body: Buffer): OpenedRecord {
+    const { type, payload, length } = this.openParts(header, [body], body.length);
+    return { type, payload: payload.length === 1 ? payload[0]! : Buffer.concat(payload, length) };
+  }
+
+  /**
+   * Same as `open` for a body given as pieces (`length` bytes in all), as the record
+   * reader hands them over: nothing is joined, the payload comes back as pieces.
+   */
+  openParts(header: Buffer, parts: readonly Buffer[], length: number): OpenedParts {
     const seq = this.nextSeq();
-    let plain: Buffer;
+    const plain: Buffer[] = [];
     if (this.cipher === 'aes-256-gcm') {
-      if (body.length < 1 + GCM_TAG_BYTES) throw badMac();
+      if (length < 1 + GCM_TAG_BYTES) throw badMac();
+      const ctLength = length - GCM_TAG_BYTES;
       const d = createDecipheriv('aes-256-gcm', this.keys.key, this.gcmNonce(seq));
       d.setAAD(header);
-      d.setAuthTag(body.subarray(body.length - GCM_TAG_BYTES));
-      const ct = body.subarray(0, body.length - GCM_TAG_BYTES);
-      const first = d.update(ct);
+      d.setAuthTag(sliceParts(parts, ctLength, GCM_TAG_BYTES));
+      if (parts.length === 1) {
+        plain.push(d.update(parts[0]!.subarray(0, ctLength)));
+      } else {
+        forEachRange(parts, 0, ctLength, (ct) => {
+          const pt = d.update(ct);
+          if (pt.length > 0) plain.push(pt);
+        });
+      }
       try {
         d.final();
       } catch {
         throw badMac();
       }
-      plain = first;
     } else {
-      const ctLength = body.length - CBC_IV_BYTES - MAC_BYTES;
+      const ctLength = length - CBC_IV_BYTES - MAC_BYTES;
       if (ctLength < 16 || ctLength % 16 !== 0) throw badMac();
-      const iv = body.subarray(0, CBC_IV_BYTES);
-      const ct = body.subarray(CBC_IV_BYTES, CBC_IV_BYTES + ctLength);
-      const mac = body.subarray(CBC_IV_BYTES + ctLength);
-      const expected = createHmac('sha256', this.keys.mac).update(seqBytes(seq)).update(header).update(iv).update(ct).digest();
-      if (!timingSafeEqual(expected, mac)) throw badMac();
+      const iv = sliceParts(parts, 0, CBC_IV_BYTES);
+      const mac = sliceParts(parts, CBC_IV_BYTES + ctLength, MAC_BYTES);
+      const hmac = createHmac('sha256', this.keys.mac).update(this.seqBytes(seq)).update(header).update(iv);
+      forEachRange(parts, CBC_IV_BYTES, ctLength, (ct) => hmac.update(ct));
+      if (!timingSafeEqual(hmac.digest(), mac)) throw badMac();
       const d = createDecipheriv('aes-256-cbc', this.keys.key, iv);
       try {
-        plain = Buffer.concat([d.update(ct), d.final()]);
+        forEachRange(parts, CBC_IV_BYTES, ctLength, (ct) => {
+          const pt = d.update(ct);
+          if (pt.length > 0) plain.push(pt);
+        });
+        const last = d.final();
+        if (last.length > 0) plain.push(last);
       } catch {
         // Unreachable with an authentic record; kept so a bug cannot become an oracle.
         throw badMac();
       }
     }
-    if (plain.length < 1) throw badMac();
-    this.bytesThisKey += plain.length - 1;
-    return { type: plain[plain.length - 1]!, payload: plain.subarray(0, plain.length - 1) };
+    const opened = splitInnerType(plain);
+    this.bytesThisKey += opened.length;
+    return opened;
   }
 }

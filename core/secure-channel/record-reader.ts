@@ -2,6 +2,12 @@
  * Cuts a byte stream into records (`u8 type ‖ u16 BE length ‖ body`). Holds at most one
  * partial record plus what one read delivered; the header is validated (type known,
  * length capped) before any body byte is waited for.
+ *
+ * Nothing is copied on the data path: a record inside one chunk is a view of it, and a
+ * record that spans chunks (the usual case for full records: a 64 KiB socket read never
+ * lines up with a 65 302-byte record) comes out as its pieces, which the record opener
+ * authenticates and decrypts one after the other. Only `next()` (handshake records,
+ * tests) joins the pieces into one buffer.
  */
 import { RECORD_HEADER_BYTES } from './constants.js';
 import { decodeRecordHeader } from './handshake-codec.js';
@@ -13,8 +19,18 @@ export interface RawRecord {
   body: Buffer;
 }
 
+/** A record whose body is `parts` in order (views of the received chunks), `length` bytes in all. */
+export interface RecordParts {
+  type: number;
+  header: Buffer;
+  parts: Buffer[];
+  length: number;
+}
+
 export class RecordReader {
+  /** Received chunks not yet consumed; `chunks[head]` is the oldest (a moving start, no shift per record). */
   private chunks: Buffer[] = [];
+  private head = 0;
   private buffered = 0;
 
   get bufferedBytes(): number {
@@ -27,49 +43,76 @@ export class RecordReader {
     this.buffered += chunk.length;
   }
 
-  /** The next complete record, or null when more bytes are needed. Throws ERR_SC_PROTOCOL on a bad header. */
+  /** The next complete record as one buffer, or null when more bytes are needed. Throws ERR_SC_PROTOCOL on a bad header. */
   next(): RawRecord | null {
+    const rec = this.nextParts();
+    if (!rec) return null;
+    const body = rec.parts.length === 1 ? rec.parts[0]! : Buffer.concat(rec.parts, rec.length);
+    return { type: rec.type, header: rec.header, body };
+  }
+
+  /** The next complete record as views of the received chunks, or null when more bytes are needed. */
+  nextParts(): RecordParts | null {
     if (this.buffered < RECORD_HEADER_BYTES) return null;
-    const header = this.peek(RECORD_HEADER_BYTES);
+    const first = this.chunks[this.head]!;
+    const header = first.length >= RECORD_HEADER_BYTES ? first.subarray(0, RECORD_HEADER_BYTES) : this.gatherHeader();
     const { type, length } = decodeRecordHeader(header);
     if (this.buffered < RECORD_HEADER_BYTES + length) return null;
-    const whole = this.take(RECORD_HEADER_BYTES + length);
-    return { type, header: whole.subarray(0, RECORD_HEADER_BYTES), body: whole.subarray(RECORD_HEADER_BYTES) };
+    const end = RECORD_HEADER_BYTES + length;
+    if (first.length >= end) {
+      // The common case for small records: a view of the one chunk that holds it.
+      this.buffered -= end;
+      if (first.length === end) this.dropHead();
+      else this.chunks[this.head] = first.subarray(end);
+      return { type, header, parts: [first.subarray(RECORD_HEADER_BYTES, end)], length };
+    }
+    this.skip(RECORD_HEADER_BYTES);
+    return { type, header, parts: this.takeParts(length), length };
   }
 
-  private peek(n: number): Buffer {
-    const head = this.chunks[0]!;
-    if (head.length >= n) return head.subarray(0, n);
-    return Buffer.concat(this.chunks, Math.min(this.buffered, 64)).subarray(0, n);
-  }
-
-  /** Removes n bytes; zero-copy when they lie in the first chunk. */
-  private take(n: number): Buffer {
-    this.buffered -= n;
-    const head = this.chunks[0]!;
-    if (head.length > n) {
-      this.chunks[0] = head.subarray(n);
-      return head.subarray(0, n);
-    }
-    if (head.length === n) {
-      this.chunks.shift();
-      return head;
-    }
-    const out = Buffer.allocUnsafe(n);
+  /** The header when it straddles chunks (3 bytes copied). */
+  private gatherHeader(): Buffer {
+    const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
     let off = 0;
-    while (off < n) {
-      const c = this.chunks[0]!;
-      const want = n - off;
-      if (c.length <= want) {
-        c.copy(out, off);
-        off += c.length;
-        this.chunks.shift();
+    for (let i = this.head; off < RECORD_HEADER_BYTES; i++) {
+      const c = this.chunks[i]!;
+      off += c.copy(out, off, 0, Math.min(c.length, RECORD_HEADER_BYTES - off));
+    }
+    return out;
+  }
+
+  private skip(n: number): void {
+    this.takeParts(n);
+  }
+
+  /** Removes n bytes and returns them as views, oldest first. */
+  private takeParts(n: number): Buffer[] {
+    this.buffered -= n;
+    const out: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const c = this.chunks[this.head]!;
+      if (c.length <= need) {
+        out.push(c);
+        need -= c.length;
+        this.dropHead();
       } else {
-        c.copy(out, off, 0, want);
-        this.chunks[0] = c.subarray(want);
-        off += want;
+        out.push(c.subarray(0, need));
+        this.chunks[this.head] = c.subarray(need);
+        need = 0;
       }
     }
     return out;
+  }
+
+  private dropHead(): void {
+    this.head++;
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head >= 64) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -1,0 +1,252 @@
+/**
+ * The chat side of an unlocked node: history store (key from the profile), chat
+ * service, transport, and the facade the UI and CLI use (registered as service
+ * `chat`). Chat secrets live in the profile, never in the database.
+ *
+ * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
+ * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus).
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { ChatService } from '../chat/chat-service.js';
+import { HistoryStore, type ChatRecord, type Page, type PageCursor, type SearchOptions, type SearchResult, type StoredMessage } from '../chat/history-store.js';
+import type { MeshStatus } from '../chat/mesh.js';
+import { ChatMessageTypes } from '../chat/message-types.js';
+import type { ConnectionManager } from '../connection/index.js';
+import type { KernelHooks } from '../hooks.js';
+import type { Profile } from '../identity/profile.js';
+import type { Storage } from '../storage.js';
+import type { Endpoint, NetworkId } from '../types.js';
+import { ChatTransport } from './chat-transport.js';
+import type { PeerCertificate } from './secure-session.js';
+
+export const HISTORY_KEY_SETTING = 'historyKey';
+export const CHAT_SECRETS_SETTING = 'chatSecrets';
+const HISTORY_KEY_BYTES = 32;
+
+export interface ChatNodeOptions {
+  hooks: KernelHooks;
+  connections: ConnectionManager;
+  storage: Storage;
+  logger: Logger;
+  profile: Profile;
+  /** Saves the profile (new chat secret, history key); a no-op without a profile file. */
+  persist: () => Promise<void>;
+  /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
+  verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
+}
+
+export interface ChatSummary {
+  chatId: number;
+  /** 20 bytes: what discovery announces. */
+  networkId: Buffer;
+  kind: 'group' | 'private';
+  name: string;
+  online: boolean;
+  mesh: MeshStatus;
+  members: string[];
+}
+
+export interface MemberInfo {
+  identity: string;
+  online: boolean;
+  /** Present once a session showed the member's key. */
+  safetyNumber?: string;
+}
+
+export class ChatNode extends EventEmitter {
+  readonly service: ChatService;
+  readonly transport: ChatTransport;
+  readonly store: HistoryStore;
+  private readonly o: ChatNodeOptions;
+
+  private constructor(o: ChatNodeOptions, store: HistoryStore, service: ChatService, transport: ChatTransport) {
+    super();
+    this.o = o;
+    this.store = store;
+    this.service = service;
+    this.transport = transport;
+  }
+
+  get stats(): { chat: ChatService['stats']; transport: ChatTransport['stats'] } {
+    return { chat: this.service.stats, transport: this.transport.stats };
+  }
+
+  /** Builds the chat side and brings back every chat that was online. */
+  static async start(o: ChatNodeOptions): Promise<ChatNode> {
+    const { profile, hooks, connections } = o;
+    let keyB64 = profile.settings[HISTORY_KEY_SETTING];
+    if (typeof keyB64 !== 'string' || Buffer.from(keyB64, 'base64').length !== HISTORY_KEY_BYTES) {
+      keyB64 = randomBytes(HISTORY_KEY_BYTES).toString('base64');
+      profile.settings[HISTORY_KEY_SETTING] = keyB64;
+      await o.persist();
+    }
+    const store = new HistoryStore(o.storage.db, Buffer.from(keyB64 as string, 'base64'));
+    const types = new ChatMessageTypes();
+    hooks.registerMessageTypes.call(types);
+    const service = new ChatService({
+      store,
+      selfIdentity: profile.email,
+      types,
+      announce: (networkId) => hooks.announce.promise({ networkId, port: connections.localPort }),
+      withdraw: (networkId) => hooks.withdraw.promise(networkId),
+    });
+    const transport = new ChatTransport({
+      connections,
+      chat: service,
+      hooks,
+      identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
+      logger: o.logger,
+      localPort: () => connections.localPort,
+      ...(o.verifiedCertificate ? { verifiedCertificate: o.verifiedCertificate } : {}),
+    });
+    const node = new ChatNode(o, store, service, transport);
+    node.wire();
+    return node;
+  }
+
+  /** Re-opens every stored chat and brings back online those that were (call once the node is reachable as `chat`). */
+  async resume(): Promise<void> {
+    for (const record of this.store.chats()) {
+      try {
+        await this.service.restore(record.chatId, this.secretOf(record.networkId));
+        if (record.online) await this.service.goOnline(record.chatId);
+      } catch (err) {
+        this.o.logger.warn({ err, chatId: record.chatId }, 'a stored chat could not be restored');
+      }
+    }
+  }
+
+  /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */
+  async stop(): Promise<void> {
+    // Meshes first: a stopped mesh ignores its sessions closing (no trigger update or
+    // re-evaluation per session, which made stopping a big mesh quadratic per node).
+    // goOffline clears the stored online flag, which must survive a restart: put it back.
+    for (const record of this.store.chats()) {
+      if (this.service.isOnlineSafe(record.chatId)) await this.service.goOffline(record.chatId).catch(() => undefined);
+      this.store.setOnline(record.chatId, record.online);
+    }
+    this.transport.stop();
+    this.service.removeAllListeners();
+  }
+
+  /** A discovery source found `endpoint` for `networkId`: connect when it is one of our online chats. */
+  peerDiscovered(networkId: NetworkId, endpoint: Endpoint): void {
+    const record = this.store.chatByNetworkId(networkId);
+    if (record && this.service.isOnlineSafe(record.chatId)) this.transport.dial(record.chatId, endpoint);
+  }
+
+  list(): ChatSummary[] {
+    return this.store.chats().map((c) => this.summary(c));
+  }
+
+  /** Creates (or re-opens) a group and brings it online. */
+  async createGroup(name: string, secret?: string): Promise<ChatSummary> {
+    const record = await this.service.createGroup(name, secret !== undefined ? { sharedSecret: secret } : {});
+    await this.keepSecret(record.networkId, secret);
+    await this.service.goOnline(record.chatId);
+    return this.summary(record);
+  }
+
+  /** Creates (or re-opens) a private chat with `email` and brings it online. */
+  async openPrivateChat(email: string, secret?: string): Promise<ChatSummary> {
+    const record = await this.service.openPrivateChat(email, secret !== undefined ? { sharedSecret: secret } : {});
+    await this.keepSecret(record.networkId, secret);
+    await this.service.goOnline(record.chatId);
+    return this.summary(record);
+  }
+
+  goOnline(chatId: number): Promise<void> {
+    return this.service.goOnline(chatId);
+  }
+
+  goOffline(chatId: number): Promise<void> {
+    return this.service.goOffline(chatId);
+  }
+
+  send(chatId: number, text: string): StoredMessage {
+    return this.service.send(chatId, text);
+  }
+
+  history(chatId: number, options: { before?: PageCursor; limit?: number } = {}): Page {
+    return this.service.history(chatId, options);
+  }
+
+  search(query: string, options: SearchOptions = {}): SearchResult {
+    return this.service.search(query, options);
+  }
+
+  typing(chatId: number): boolean {
+    return this.service.sendTyping(chatId);
+  }
+
+  members(chatId: number): MemberInfo[] {
+    const online = new Set(this.service.isOnlineSafe(chatId) ? this.service.onlineMembers(chatId) : []);
+    const all = new Set([...this.store.members(chatId), ...online]);
+    return [...all].sort().map((identity) => {
+      const digits = this.transport.peerSafetyNumber(identity);
+      return { identity, online: online.has(identity), ...(digits !== undefined ? { safetyNumber: digits } : {}) };
+    });
+  }
+
+  /** Leaves a chat: offline, history and secret deleted. */
+  async leave(chatId: number): Promise<void> {
+    const record = this.store.chat(chatId);
+    if (!record) return;
+    if (this.service.isOnlineSafe(chatId)) await this.service.goOffline(chatId);
+    this.store.deleteChat(chatId);
+    const secrets = this.secrets();
+    if (secrets[record.networkId.toString('hex')] !== undefined) {
+      delete secrets[record.networkId.toString('hex')];
+      await this.o.persist();
+    }
+  }
+
+  private summary(c: ChatRecord): ChatSummary {
+    const online = this.service.isOnlineSafe(c.chatId);
+    return { chatId: c.chatId, networkId: c.networkId, kind: c.kind, name: c.name, online, mesh: online ? this.service.meshStatus(c.chatId) : 'none', members: this.store.members(c.chatId) };
+  }
+
+  private wire(): void {
+    const s = this.service;
+    const { hooks, logger } = this.o;
+    const toHook = (networkId: Buffer, type: number, from: string, body: unknown): void => {
+      hooks.message.promise({ networkId, type, from, body }).catch((err: unknown) => logger.warn({ err }, 'a message tap failed'));
+    };
+    s.on('message', (chatId: number, m: StoredMessage) => {
+      this.emit('message', chatId, m);
+      const record = this.store.chat(chatId);
+      if (record) toHook(record.networkId, m.type, m.sender, m);
+    });
+    s.on('plugin-message', (chatId: number, m: { type: number; from: string; payload: Buffer }) => {
+      const record = this.store.chat(chatId);
+      // Plugins get the payload after the type byte (file-share re-frames it with its own codec).
+      if (record) toHook(record.networkId, m.type, m.from, m.payload);
+    });
+    s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
+    s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));
+    s.on('member-online', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: true }));
+    s.on('member-offline', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: false }));
+    s.on('mesh-status', (chatId: number, status: MeshStatus) => this.emit('mesh', chatId, status));
+    s.on('dial', (chatId: number, endpoint: Endpoint) => this.transport.dial(chatId, endpoint, true));
+    s.on('protocol-error', (chatId: number, identity: string, err: unknown) => logger.info({ chatId, peer: identity, err }, 'chat protocol error'));
+  }
+
+  private secrets(): Record<string, string> {
+    let v = this.o.profile.settings[CHAT_SECRETS_SETTING];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.o.profile.settings[CHAT_SECRETS_SETTING] = v = {};
+    return v as Record<string, string>;
+  }
+
+  private secretOf(networkId: Buffer): string | undefined {
+    const v = this.secrets()[networkId.toString('hex')];
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  private async keepSecret(networkId: Buffer, secret: string | undefined): Promise<void> {
+    if (secret === undefined || this.secretOf(networkId) === secret) return;
+    this.secrets()[networkId.toString('hex')] = secret;
+    await this.o.persist();
+  }
+}
