@@ -14,7 +14,7 @@ function formatValue(value: unknown): string {
 function cards(data: Connectivity): Node[] {
   const grid = el('div', { class: 'cards' });
   grid.append(
-    el('section', { class: 'card', 'data-service': 'listen' }, el('h3', {}, 'Listening'), definitionList([['address', data.listen.host], ['port', data.listen.port === 0 ? 'random' : String(data.listen.port)]])),
+    el('section', { class: 'card', 'data-service': 'listen' }, el('h3', {}, 'Listening'), definitionList([['address', data.listen.host], ['port', data.listen.port === 0 ? 'not listening' : String(data.listen.port)]])),
   );
   for (const [name, stats] of Object.entries(data.services)) {
     grid.append(el('section', { class: 'card', 'data-service': name }, el('h3', {}, name), definitionList(Object.entries(stats).map(([k, v]) => [k, formatValue(v)]))));
