@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
+import { EventBridge } from './bridge.js';
+import { installErrorHandler } from './errors.js';
+import { addChatRoutes } from './routes/chats.js';
+import { addFileRoutes } from './routes/files.js';
 import { addNodeRoutes } from './routes/node.js';
+import { addProfileRoutes } from './routes/profile.js';
+import { addSettingsRoutes } from './routes/settings.js';
 import { newToken } from './security.js';
 import { PACKAGE_ROOT, startUiServer, type UiServer } from './server.js';
 import type { UiEvent } from './event-hub.js';
@@ -48,11 +54,13 @@ export default definePlugin<HttpUiOptions>({
   apply(api, options) {
     let server: UiServer | null = null;
     const token = newToken();
+    const publish = (event: UiEvent): void => server?.hub.publish(event);
+    const bridge = new EventBridge(api, publish);
     const service: HttpUiService = {
       get url() {
         return server?.url ?? null;
       },
-      publish: (event) => server?.hub.publish(event),
+      publish,
     };
     api.register('httpUi', service);
 
@@ -64,13 +72,20 @@ export default definePlugin<HttpUiOptions>({
         logger: api.logger,
         version: VERSION,
         addRoutes: async (app) => {
+          installErrorHandler(app, api.logger);
           addNodeRoutes(app, api, VERSION);
+          addProfileRoutes(app, api, publish, () => bridge.attachChat());
+          addChatRoutes(app, api, bridge);
+          addSettingsRoutes(app, api);
+          addFileRoutes(app, api);
           await api.invokeHttpRoutes(app);
         },
       });
+      bridge.start();
       api.logger.info({ port: server.port }, 'web UI listening');
     });
     api.hooks.stop.tapPromise('http-ui', async () => {
+      bridge.stop();
       await server?.close();
       server = null;
     });

@@ -1,5 +1,14 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 
+declare module 'fastify' {
+  /** The OpenAPI fields routes put next to their validation schemas. */
+  interface FastifySchema {
+    summary?: string;
+    description?: string;
+    tags?: string[];
+  }
+}
+
 interface DocumentedRoute {
   method: string;
   url: string;
@@ -11,7 +20,7 @@ interface DocumentedRoute {
  * and serves them as an OpenAPI 3.1 document at /api/openapi.json, so the
  * API is documented by the same schemas that validate it.
  */
-export function collectOpenApi(app: FastifyInstance, info: { title: string; version: string }): void {
+export function collectOpenApi(app: FastifyInstance, info: { title: string; version: string }, cookieName: () => string): void {
   const routes: DocumentedRoute[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.url.startsWith('/api/') || !route.schema) return;
@@ -50,7 +59,7 @@ export function collectOpenApi(app: FastifyInstance, info: { title: string; vers
     return {
       openapi: '3.1.0',
       info,
-      components: { securitySchemes: { token: { type: 'apiKey', in: 'cookie', name: 'bitchat_token' } } },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'cookie', name: cookieName() } } },
       security: [{ token: [] }],
       paths,
     };

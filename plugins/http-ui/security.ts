@@ -8,7 +8,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-export const TOKEN_COOKIE = 'bitchat_token';
+/**
+ * Cookies are scoped by host, not port: two nodes on 127.0.0.1 would overwrite
+ * each other's cookie, so its name carries the port.
+ */
+export const TOKEN_COOKIE_PREFIX = 'bitchat_token_';
+export function tokenCookieName(port: number): string {
+  return `${TOKEN_COOKIE_PREFIX}${port}`;
+}
 export const TOKEN_QUERY = 'token';
 
 export function newToken(): string {
@@ -41,12 +48,12 @@ function sameToken(given: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function cookieToken(request: FastifyRequest): string | undefined {
+function cookieToken(request: FastifyRequest, cookieName: string): string | undefined {
   const header = request.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === TOKEN_COOKIE) return rest.join('=');
+    if (name === cookieName) return rest.join('=');
   }
   return undefined;
 }
@@ -57,7 +64,7 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /** Installs the checks as the first hook of every request, WebSocket upgrades included. */
-export function installSecurity(app: FastifyInstance, options: { token: string; hosts: () => Set<string> }): void {
+export function installSecurity(app: FastifyInstance, options: { token: string; hosts: () => Set<string>; cookieName: () => string }): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -70,7 +77,7 @@ export function installSecurity(app: FastifyInstance, options: { token: string; 
       return reply.code(403).type('text/plain').send('Forbidden: unexpected Host header');
     }
     const origin = request.headers.origin;
-    if (origin !== undefined && !hosts.has(origin.replace(/^https?:\/\//, '')) ) {
+    if (origin !== undefined && !hosts.has(origin.replace(/^https?:\/\//, ''))) {
       return reply.code(403).type('text/plain').send('Forbidden: cross-origin request');
     }
     const url = new URL(request.url, 'http://local');
@@ -78,10 +85,10 @@ export function installSecurity(app: FastifyInstance, options: { token: string; 
     if (request.method === 'GET' && sameToken(fromQuery, options.token)) {
       // Move the token from the URL into a cookie, and the URL out of the history.
       url.searchParams.delete(TOKEN_QUERY);
-      reply.header('Set-Cookie', `${TOKEN_COOKIE}=${options.token}; HttpOnly; SameSite=Strict; Path=/`);
+      reply.header('Set-Cookie', `${options.cookieName()}=${options.token}; HttpOnly; SameSite=Strict; Path=/`);
       return reply.redirect(url.pathname + url.search, 303);
     }
-    if (!sameToken(cookieToken(request) ?? bearerToken(request), options.token)) {
+    if (!sameToken(cookieToken(request, options.cookieName()) ?? bearerToken(request), options.token)) {
       return reply
         .code(401)
         .type('text/plain')

@@ -2,12 +2,14 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { EventHub } from './event-hub.js';
 import { collectOpenApi } from './openapi.js';
-import { allowedHosts, installSecurity, TOKEN_QUERY } from './security.js';
+import { allowedHosts, installSecurity, tokenCookieName, TOKEN_QUERY } from './security.js';
 
 /** The largest JSON body the API accepts; files travel through file-share, not the API. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -44,20 +46,34 @@ export interface UiServer {
 }
 
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
-  const app = Fastify({ bodyLimit: MAX_BODY_BYTES, logger: false, forceCloseConnections: true });
+  const app = Fastify({
+    bodyLimit: MAX_BODY_BYTES,
+    logger: false,
+    forceCloseConnections: true,
+    // A body with a field the schema does not name is refused, not silently trimmed.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const hub = new EventHub();
   let port = options.port;
-  installSecurity(app, { token: options.token, hosts: () => allowedHosts(options.host, port) });
-  collectOpenApi(app, { title: 'bitchat local API', version: options.version });
+  installSecurity(app, { token: options.token, hosts: () => allowedHosts(options.host, port), cookieName: () => tokenCookieName(port) });
+  collectOpenApi(app, { title: 'bitchat local API', version: options.version }, () => tokenCookieName(port));
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_WS_MESSAGE_BYTES } });
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'] });
+  // Cache-Control stays the security hook's no-store: the page and script change with every build.
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'], cacheControl: false });
   if (existsSync(APP_DIR)) {
-    await app.register(fastifyStatic, { root: APP_DIR, prefix: '/app/', decorateReply: false });
+    await app.register(fastifyStatic, { root: APP_DIR, prefix: '/app/', decorateReply: false, cacheControl: false });
   } else {
     options.logger.warn({ dir: APP_DIR }, 'the web UI script is not built: run `npm run build`');
   }
   app.get('/api/events', { websocket: true }, (socket) => hub.add(socket));
   await options.addRoutes(app, hub);
+  // A refused WebSocket upgrade is answered on a socket the HTTP server no longer
+  // tracks, so `close` (even with forceCloseConnections) would wait for it: track them.
+  const upgradeSockets = new Set<Duplex>();
+  app.server.on('upgrade', (_request: IncomingMessage, socket: Duplex) => {
+    upgradeSockets.add(socket);
+    socket.once('close', () => upgradeSockets.delete(socket));
+  });
   await app.listen({ host: options.host, port: options.port });
   port = (app.server.address() as { port: number }).port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -68,7 +84,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     url: `http://${shownHost}:${port}/?${TOKEN_QUERY}=${options.token}`,
     async close() {
       hub.closeAll();
-      await app.close();
+      const closing = app.close();
+      for (const socket of upgradeSockets) socket.destroy();
+      await closing;
     },
   };
 }

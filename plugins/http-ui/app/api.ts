@@ -1,9 +1,43 @@
 /** The node's local API. The access token travels in an HttpOnly cookie set by the server. */
-export async function getJson<T>(path: string): Promise<T> {
-  const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
+
+/** An API error: the server's stable code and its message for people. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    let code = `HTTP_${response.status}`;
+    let message = text;
+    try {
+      const parsed = JSON.parse(text) as { code?: string; message?: string };
+      code = parsed.code ?? code;
+      message = parsed.message ?? message;
+    } catch {
+      // Not JSON (e.g. the security checks answer in plain text).
+    }
+    throw new ApiError(response.status, code, message);
+  }
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export const getJson = <T>(path: string): Promise<T> => call<T>('GET', path);
+export const postJson = <T>(path: string, body: unknown = {}): Promise<T> => call<T>('POST', path, body);
+export const putJson = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
+export const deleteJson = <T>(path: string): Promise<T> => call<T>('DELETE', path);
 
 export interface PluginInfo {
   name: string;
@@ -29,8 +63,85 @@ export interface Connectivity {
   services: Record<string, Record<string, unknown>>;
 }
 
+export interface IdentityStatus {
+  state: 'none' | 'locked' | 'unlocked';
+  email?: string;
+  name?: string;
+  fingerprint?: string;
+  safetyNumber?: string;
+}
+
+export interface ProfileInfo {
+  available: boolean;
+  status: IdentityStatus;
+  chat: boolean;
+  fileShare: boolean;
+}
+
+export interface Chat {
+  chatId: number;
+  kind: 'group' | 'private';
+  name: string;
+  online: boolean;
+  unread: number;
+  meshStatus: string;
+  onlineMembers: number;
+  lastMessageAt: number | null;
+}
+
+export interface Message {
+  id: string;
+  seq: number;
+  chatId: number;
+  type: number;
+  sender: string;
+  outgoing: boolean;
+  sentAt: number;
+  receivedAt: number;
+  text: string | null;
+  deliveredTo: string[];
+  pendingTo: string[];
+}
+
+export interface Member {
+  identity: string;
+  name: string | null;
+  online: boolean;
+  fingerprint: string | null;
+  safetyNumber: string | null;
+}
+
+export interface Transfer {
+  id: string;
+  name: string;
+  mimeType: string | null;
+  direction: 'in' | 'out';
+  state: string;
+  size: number;
+  done: number;
+  rate: number | null;
+  error: string | null;
+}
+
+export interface Settings {
+  source: string | null;
+  restartNeeded: boolean;
+  plugins: Array<{ name: string; enabled: boolean; options: Record<string, unknown>; state: string; description?: string; reason?: string }>;
+}
+
+export type UiEvent =
+  | { type: 'identity'; status: IdentityStatus }
+  | { type: 'profile-progress'; progress: { fraction?: number; done?: boolean; [key: string]: unknown } }
+  | { type: 'message'; chatId: number; message: Message }
+  | { type: 'delivery'; chatId: number; id: string; recipient: string }
+  | { type: 'typing'; chatId: number; identity: string }
+  | { type: 'member'; chatId: number; member: Member }
+  | { type: 'mesh'; chatId: number; status: string }
+  | { type: 'file'; transfer: Transfer }
+  | { type: string; [key: string]: unknown };
+
 /** One WebSocket for live events; reconnects with back-off while the page is open. */
-export function connectEvents(onEvent: (event: { type: string }) => void, onState: (live: boolean) => void): void {
+export function connectEvents(onEvent: (event: UiEvent) => void, onState: (live: boolean) => void): void {
   let delay = 500;
   const open = (): void => {
     const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events`);
@@ -39,11 +150,13 @@ export function connectEvents(onEvent: (event: { type: string }) => void, onStat
       onState(true);
     });
     socket.addEventListener('message', (message) => {
+      let event: UiEvent;
       try {
-        onEvent(JSON.parse(String(message.data)) as { type: string });
+        event = JSON.parse(String(message.data)) as UiEvent;
       } catch {
-        // A malformed event is ignored; the next one may be fine.
+        return; // A malformed event is ignored; the next one may be fine.
       }
+      onEvent(event);
     });
     socket.addEventListener('close', () => {
       onState(false);

@@ -2,12 +2,12 @@
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   attributes: Record<string, string> = {},
-  ...children: Array<Node | string | null | undefined>
+  ...children: Array<Node | string | null | undefined | false>
 ): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   for (const child of children) {
-    if (child === null || child === undefined) continue;
+    if (child === null || child === undefined || child === false) continue;
     node.append(typeof child === 'string' ? document.createTextNode(child) : child);
   }
   return node;
@@ -17,4 +17,45 @@ export function definitionList(entries: Array<[string, string]>): HTMLDListEleme
   const list = el('dl');
   for (const [term, value] of entries) list.append(el('dt', {}, term), el('dd', {}, value));
   return list;
+}
+
+/** A labelled form field. */
+export function field(label: string, input: HTMLInputElement | HTMLTextAreaElement, hint?: string): HTMLLabelElement {
+  return el('label', { class: 'field' }, el('span', {}, label), input, hint ? el('small', { class: 'muted' }, hint) : null);
+}
+
+export function input(attributes: Record<string, string>): HTMLInputElement {
+  return el('input', attributes);
+}
+
+/** A paragraph that shows a form's error, empty until then. */
+export function errorLine(): HTMLParagraphElement & { set(err: unknown): void; clear(): void } {
+  const line = el('p', { class: 'error', role: 'alert' }) as HTMLParagraphElement & { set(err: unknown): void; clear(): void };
+  line.set = (err) => {
+    line.textContent = (err as Error)?.message ?? String(err);
+  };
+  line.clear = () => {
+    line.textContent = '';
+  };
+  return line;
+}
+
+export function formatTime(ms: number): string {
+  if (!ms) return '';
+  const date = new Date(ms);
+  const today = new Date();
+  return date.toDateString() === today.toDateString()
+    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -1,99 +1,95 @@
-import { connectEvents, getJson, type Connectivity, type NodeInfo } from './api.js';
-import { definitionList, el } from './dom.js';
+import { connectEvents, getJson, type ProfileInfo, type UiEvent } from './api.js';
+import { el } from './dom.js';
+import type { Context, Screen } from './screen.js';
+import { chatScreen } from './screens/chat.js';
+import { chatListScreen, joinScreen } from './screens/chats.js';
+import { connectivityScreen } from './screens/connectivity.js';
+import { filesScreen } from './screens/files.js';
+import { firstRunScreen, unlockScreen } from './screens/profile.js';
+import { settingsScreen } from './screens/settings.js';
 
-type ViewName = 'chats' | 'connectivity' | 'settings';
-
-const REFRESH_MS = 2000;
 const view = document.getElementById('view')!;
-let refreshTimer: number | undefined;
+let current: Screen | null = null;
+let profile: ProfileInfo = { available: false, status: { state: 'none' }, chat: false, fileShare: false };
+/** Renders are numbered so a slow one that finishes late does not replace a newer one. */
+let generation = 0;
 
-function show(...nodes: Node[]): void {
-  view.replaceChildren(...nodes);
-}
-
-function showError(err: unknown): void {
-  show(el('h1', {}, 'Something went wrong'), el('p', { class: 'muted' }, String((err as Error)?.message ?? err)));
-}
-
-function formatValue(value: unknown): string {
-  if (typeof value === 'number') return value.toLocaleString();
-  if (value === null || value === undefined) return '–';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
-}
-
-async function renderChats(): Promise<void> {
-  const node = await getJson<NodeInfo>('/api/node');
-  show(
-    el('h1', {}, 'Chats'),
-    el('p', { class: 'muted' }, node.profile ? `Profile: ${node.profile}` : 'This node runs without a profile (for example a relay-only node): it has no chats.'),
-  );
-}
-
-async function renderConnectivity(): Promise<void> {
-  const data = await getJson<Connectivity>('/api/connectivity');
-  const cards = el('div', { class: 'cards' });
-  cards.append(el('section', { class: 'card' }, el('h3', {}, 'Listening'), definitionList([['address', data.listen.host], ['port', data.listen.port === 0 ? 'random' : String(data.listen.port)]])));
-  for (const [name, stats] of Object.entries(data.services)) {
-    cards.append(el('section', { class: 'card', 'data-service': name }, el('h3', {}, name), definitionList(Object.entries(stats).map(([k, v]) => [k, formatValue(v)]))));
-  }
-  show(el('h1', {}, 'Connectivity'), cards, Object.keys(data.services).length ? el('span') : el('p', { class: 'muted' }, 'No networking plugin is loaded.'));
-}
-
-async function renderSettings(): Promise<void> {
-  const node = await getJson<NodeInfo>('/api/node');
-  const rows = node.plugins.map((plugin) =>
-    el(
-      'tr',
-      {},
-      el('td', {}, plugin.name, plugin.version ? el('span', { class: 'muted' }, ` ${plugin.version}`) : null),
-      el('td', { class: `state-${plugin.state}` }, plugin.state),
-      el('td', { class: 'muted' }, plugin.reason ?? plugin.description ?? ''),
-    ),
-  );
-  show(
-    el('h1', {}, 'Settings'),
-    definitionList([
-      ['version', node.version],
-      ['data folder', node.dataDir],
-      ['profile', node.profile ?? 'none'],
-    ]),
-    el('h2', {}, 'Plugins'),
-    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'plugin'), el('th', {}, 'state'), el('th', {}, 'notes'))), el('tbody', {}, ...rows)),
-  );
-}
-
-const RENDERERS: Record<ViewName, () => Promise<void>> = {
-  chats: renderChats,
-  connectivity: renderConnectivity,
-  settings: renderSettings,
+const context: Context = {
+  get profile() {
+    return profile;
+  },
+  navigate(hash) {
+    if (location.hash === hash) void route();
+    else location.hash = hash;
+  },
+  async reload() {
+    await route();
+  },
 };
 
-function currentView(): ViewName {
-  const name = location.hash.replace(/^#\//, '') as ViewName;
-  return name in RENDERERS ? name : 'chats';
+function errorScreen(err: unknown): Screen {
+  return { title: 'Error', nodes: [el('h1', {}, 'Something went wrong'), el('p', { class: 'muted' }, String((err as Error)?.message ?? err))] };
+}
+
+/** Chats, joining and files need an unlocked profile; settings and connectivity never do. */
+async function screenFor(hash: string): Promise<{ screen: Screen; nav: string }> {
+  const [name = 'chats', arg] = hash.replace(/^#\/?/, '').split('/');
+  if (name === 'connectivity') return { screen: await connectivityScreen(), nav: 'connectivity' };
+  if (name === 'settings') return { screen: await settingsScreen(context), nav: 'settings' };
+  if (!profile.available) {
+    return {
+      screen: { title: 'Chats', nodes: [el('h1', {}, 'Chats'), el('p', { class: 'muted' }, 'This node runs without a profile (for example a relay-only node): it has no chats.')] },
+      nav: 'chats',
+    };
+  }
+  if (profile.status.state === 'none') return { screen: firstRunScreen(context), nav: 'chats' };
+  if (profile.status.state === 'locked' || !profile.chat) return { screen: unlockScreen(context), nav: 'chats' };
+  if (name === 'chat' && arg && /^\d+$/.test(arg)) return { screen: await chatScreen(context, Number(arg)), nav: 'chats' };
+  if (name === 'join') return { screen: joinScreen(context), nav: 'chats' };
+  if (name === 'files' && profile.fileShare) return { screen: await filesScreen(), nav: 'files' };
+  return { screen: await chatListScreen(context), nav: 'chats' };
 }
 
 async function route(): Promise<void> {
-  const name = currentView();
-  for (const link of document.querySelectorAll<HTMLAnchorElement>('#nav a')) link.classList.toggle('active', link.dataset.view === name);
-  clearInterval(refreshTimer);
+  const mine = ++generation;
+  let result: { screen: Screen; nav: string };
   try {
-    await RENDERERS[name]();
+    profile = await getJson<ProfileInfo>('/api/profile');
+    result = await screenFor(location.hash);
   } catch (err) {
-    showError(err);
+    result = { screen: errorScreen(err), nav: '' };
   }
-  // The connectivity page shows live numbers.
-  if (name === 'connectivity') refreshTimer = window.setInterval(() => void RENDERERS.connectivity().catch(showError), REFRESH_MS);
+  if (mine !== generation) {
+    result.screen.dispose?.();
+    return;
+  }
+  current?.dispose?.();
+  current = result.screen;
+  document.title = `${result.screen.title} · bitchat`;
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('#nav a')) {
+    link.classList.toggle('active', link.dataset.view === result.nav);
+    if (link.dataset.view === 'files') link.hidden = !profile.fileShare;
+  }
+  const who = document.getElementById('who')!;
+  who.textContent = profile.status.state === 'unlocked' ? (profile.status.email ?? '') : '';
+  view.replaceChildren(...result.screen.nodes);
+  view.dataset.screen = result.screen.title;
+}
+
+function onEvent(event: UiEvent): void {
+  // The profile was created, unlocked or locked elsewhere: the screen set changes.
+  if (event.type === 'identity') {
+    const state = (event as { status: { state: string } }).status.state;
+    if (state !== profile.status.state) void route();
+    return;
+  }
+  current?.onEvent?.(event);
 }
 
 window.addEventListener('hashchange', () => void route());
-connectEvents(
-  () => void route(),
-  (live) => {
-    const badge = document.getElementById('live')!;
-    badge.textContent = live ? 'live' : 'offline';
-    badge.classList.toggle('on', live);
-  },
-);
+connectEvents(onEvent, (live) => {
+  const badge = document.getElementById('live')!;
+  badge.textContent = live ? 'live' : 'offline';
+  badge.classList.toggle('on', live);
+});
 void route();

@@ -73,7 +73,9 @@ export function addNodeRoutes(app: FastifyInstance, api: PluginApi, version: str
         const service = api.tryResolve<{ stats?: unknown }>(name);
         if (service?.stats && typeof service.stats === 'object') services[name] = service.stats;
       }
-      return { listen: api.config.listen, services };
+      // The port actually bound (the config may say 0 = random; 0 here = not listening, e.g. Tor mode).
+      const connections = api.tryResolve<{ localPort: number }>('connections');
+      return { listen: { host: api.config.listen.host, port: connections?.localPort ?? api.config.listen.port }, services };
     },
   );
 }

@@ -1,0 +1,119 @@
+/**
+ * Forwards the services' events to the open pages: identity (unlocked /
+ * locked), and, once unlocked, the chat service's messages, deliveries, typing,
+ * members and mesh status, plus file-share progress when it is loaded.
+ */
+import type { PluginApi } from '../../core/plugin.js';
+import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
+import type { UiEvent } from './event-hub.js';
+import { publicStatus } from './routes/profile.js';
+import { memberJson, messageJson, transferJson } from './serialize.js';
+
+/** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
+const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
+
+type Listener = (...args: any[]) => void;
+
+function hexOf(value: unknown): string {
+  return Buffer.isBuffer(value) || value instanceof Uint8Array ? Buffer.from(value).toString('hex') : String(value ?? '');
+}
+
+/** The UI event for one chat service event; arguments as the service emits them (chatId first). */
+export function chatEvent(name: (typeof CHAT_EVENTS)[number], chatId: unknown, detail: any): UiEvent {
+  const base = { chatId: Number(chatId) };
+  switch (name) {
+    case 'message':
+      return { type: 'message', ...base, message: messageJson(detail ?? {}, base.chatId) };
+    case 'delivery':
+      return { type: 'delivery', ...base, id: hexOf(detail?.id), recipient: String(detail?.recipient ?? '') };
+    case 'typing':
+      return { type: 'typing', ...base, identity: typeof detail === 'string' ? detail : String(detail?.identity ?? '') };
+    case 'member':
+      return { type: 'member', ...base, member: memberJson(detail ?? '') };
+    case 'mesh':
+      return { type: 'mesh', ...base, status: typeof detail === 'string' ? detail : String(detail?.status ?? 'none') };
+  }
+}
+
+export class EventBridge {
+  readonly stats = { forwarded: 0 };
+  /**
+   * Messages that arrived since the page last opened each chat, for chat
+   * services that do not count them themselves. In memory: a restart starts at zero.
+   */
+  readonly unread = new Map<number, number>();
+  readonly #api: PluginApi;
+  readonly #publish: (event: UiEvent) => void;
+  readonly #subscriptions: Array<{ target: Subscribable; event: string; listener: Listener }> = [];
+  #chat: ChatServiceView | undefined;
+  #started = false;
+
+  constructor(api: PluginApi, publish: (event: UiEvent) => void) {
+    this.#api = api;
+    this.#publish = publish;
+  }
+
+  start(): void {
+    this.#started = true;
+    const identity = this.#api.tryResolve<IdentityServiceView>('identity');
+    if (identity) {
+      for (const event of IDENTITY_EVENTS) {
+        this.#on(identity, event, () => {
+          if (event === 'unlocked') {
+            this.attachChat();
+            // The chat service may be registered by another 'unlocked' listener that runs after ours.
+            setImmediate(() => this.attachChat());
+          }
+          this.#send({ type: 'identity', status: publicStatus(identity.status()) });
+        });
+      }
+    }
+    if (!identity || identity.status().state === 'unlocked') this.attachChat();
+    const files = this.#api.tryResolve<Subscribable>('fileShare');
+    if (files && typeof files.on === 'function') {
+      for (const event of FILE_EVENTS) this.#on(files, event, (transfer: unknown) => this.#send({ type: 'file', transfer: transferJson((transfer ?? {}) as Record<string, unknown>) }));
+    }
+  }
+
+  stop(): void {
+    this.#started = false;
+    for (const { target, event, listener } of this.#subscriptions.splice(0)) unsubscribe(target, event, listener);
+    this.#chat = undefined;
+  }
+
+  /** The chat service appears at the first unlock; it is subscribed once. Cheap: routes call it too. */
+  attachChat(): void {
+    if (!this.#started) return;
+    const chat = this.#api.tryResolve<ChatServiceView>('chat');
+    if (!chat || chat === this.#chat) return;
+    // A new unlock brings a new chat service: the old one's listeners go.
+    const old = this.#chat;
+    if (old) {
+      for (const sub of this.#subscriptions.filter((x) => x.target === old)) {
+        unsubscribe(sub.target, sub.event, sub.listener);
+        this.#subscriptions.splice(this.#subscriptions.indexOf(sub), 1);
+      }
+    }
+    this.#chat = chat;
+    for (const event of CHAT_EVENTS) {
+      this.#on(chat, event, (chatId: unknown, detail: any) => {
+        if (event === 'message' && detail && !detail.outgoing) this.unread.set(Number(chatId), (this.unread.get(Number(chatId)) ?? 0) + 1);
+        this.#send(chatEvent(event, chatId, detail));
+      });
+    }
+  }
+
+  markRead(chatId: number): void {
+    this.unread.delete(chatId);
+  }
+
+  #on(target: Subscribable, event: string, listener: Listener): void {
+    target.on(event, listener);
+    this.#subscriptions.push({ target, event, listener });
+  }
+
+  #send(event: UiEvent): void {
+    this.stats.forwarded++;
+    this.#publish(event);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The services the web UI drives, as the UI sees them. They are provided by
+ * other parts of the node (`identity` and `chat` by the chat wiring, `fileShare`
+ * by the file-share plugin); the UI only needs this much of them, and reads
+ * results leniently (a field it does not know is ignored, a missing one is
+ * shown as unknown) so it keeps working as those services grow.
+ */
+
+export type IdentityState = 'none' | 'locked' | 'unlocked';
+
+export interface IdentityStatus {
+  state: IdentityState;
+  email?: string;
+  name?: string;
+  fingerprint?: string;
+  safetyNumber?: string;
+}
+
+export interface CreateProfileInput {
+  name: string;
+  email: string;
+  password: string;
+  mode: 'self';
+}
+
+/** Something with Node's EventEmitter subscription methods. */
+export interface Subscribable {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off?(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** `resolve('identity')`: the profile of a node whose config names one. Events: 'unlocked', 'locked'. */
+export interface IdentityServiceView extends Subscribable {
+  status(): IdentityStatus;
+  create(input: CreateProfileInput, onProgress?: (progress: unknown) => void): Promise<unknown>;
+  unlock(password: string): Promise<unknown>;
+  lock(): unknown;
+}
+
+/** A message cursor as the chat layer pages history: strictly older than (hlc, id). */
+export interface HistoryCursor {
+  hlc: { wallMs: number; counter: number };
+  id: Buffer;
+}
+
+/**
+ * `resolve('chat')` once the profile is unlocked. Events (chatId first):
+ * 'message', 'delivery', 'typing', 'member', 'mesh'.
+ */
+export interface ChatServiceView extends Subscribable {
+  list(): unknown;
+  createGroup(name: string, secret?: string): unknown;
+  openPrivateChat(email: string, secret?: string): unknown;
+  send(chatId: number, text: string): unknown;
+  history(chatId: number, options: { before?: HistoryCursor; limit: number }): unknown;
+  search(query: string, options?: { chatId?: number; limit?: number; beforeSeq?: number }): unknown;
+  typing(chatId: number): unknown;
+  members(chatId: number): unknown;
+  leave(chatId: number): unknown;
+}
+
+/** `resolve('fileShare')` when the file-share plugin is loaded. */
+export interface FileShareServiceView extends Partial<Subscribable> {
+  share(path: string, chat: string): unknown;
+  list(): unknown;
+  download?(fileId: string): unknown;
+  pause?(fileId: string): unknown;
+  resume?(fileId: string): unknown;
+  cancel?(fileId: string): unknown;
+}
+
+export const CHAT_EVENTS = ['message', 'delivery', 'typing', 'member', 'mesh'] as const;
+export const IDENTITY_EVENTS = ['unlocked', 'locked'] as const;
+
+export function unsubscribe(target: Subscribable, event: string, listener: (...args: any[]) => void): void {
+  if (target.off) target.off(event, listener);
+  else target.removeListener?.(event, listener);
+}

@@ -1,0 +1,98 @@
+/** JSON schemas of the API's bodies and answers; fastify validates with them and openapi.ts documents them. */
+
+export const MAX_TEXT_CHARS = 16_000;
+export const MAX_NAME_CHARS = 255;
+export const MAX_SECRET_CHARS = 1024;
+
+export const errorSchema = {
+  type: 'object',
+  description: 'An error',
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const identityStatusSchema = {
+  type: 'object',
+  properties: {
+    state: { enum: ['none', 'locked', 'unlocked'] },
+    email: { type: 'string' },
+    name: { type: 'string' },
+    fingerprint: { type: 'string' },
+    safetyNumber: { type: 'string' },
+  },
+} as const;
+
+export const profileSchema = {
+  type: 'object',
+  properties: {
+    /** False on a node without a profile in its config. */
+    available: { type: 'boolean' },
+    status: identityStatusSchema,
+    chat: { type: 'boolean', description: 'The chat service is running (the profile is unlocked).' },
+    fileShare: { type: 'boolean', description: 'The file-share plugin is loaded.' },
+  },
+} as const;
+
+export const chatSchema = {
+  type: 'object',
+  properties: {
+    chatId: { type: 'integer' },
+    kind: { enum: ['group', 'private'] },
+    name: { type: 'string' },
+    online: { type: 'boolean' },
+    unread: { type: 'integer' },
+    meshStatus: { type: 'string' },
+    onlineMembers: { type: 'integer' },
+    lastMessageAt: { type: ['integer', 'null'] },
+  },
+} as const;
+
+export const messageSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    seq: { type: 'integer' },
+    chatId: { type: 'integer' },
+    type: { type: 'integer' },
+    sender: { type: 'string' },
+    outgoing: { type: 'boolean' },
+    sentAt: { type: 'integer' },
+    receivedAt: { type: 'integer' },
+    text: { type: ['string', 'null'] },
+    deliveredTo: { type: 'array', items: { type: 'string' } },
+    pendingTo: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const memberSchema = {
+  type: 'object',
+  properties: {
+    identity: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    online: { type: 'boolean' },
+    fingerprint: { type: ['string', 'null'] },
+    safetyNumber: { type: ['string', 'null'] },
+  },
+} as const;
+
+export const transferSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    mimeType: { type: ['string', 'null'] },
+    direction: { enum: ['in', 'out'] },
+    state: { type: 'string' },
+    size: { type: 'integer' },
+    done: { type: 'integer' },
+    rate: { type: ['number', 'null'] },
+    error: { type: ['string', 'null'] },
+  },
+} as const;
+
+export const chatIdParams = {
+  type: 'object',
+  required: ['chatId'],
+  properties: { chatId: { type: 'integer', minimum: 1 } },
+} as const;
+
+export const okSchema = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
