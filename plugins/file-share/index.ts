@@ -78,6 +78,14 @@ export default definePlugin<FileShareOptions>({
       autoDownload: options.autoDownload,
     });
     api.register('fileShare', service);
+    // Chats are keyed by network ID (hex) on the network; a local chat ID ("3", as the UI
+    // sends it) is mapped through the chat facade.
+    service.setChatKey((chat) => {
+      if (!/^\d{1,15}$/.test(chat)) return chat;
+      const facade = api.tryResolve<{ list?(): Array<{ chatId?: number; networkId?: unknown }> }>('chat');
+      const networkId = typeof facade?.list === 'function' ? facade.list().find((c) => c.chatId === Number(chat))?.networkId : undefined;
+      return Buffer.isBuffer(networkId) ? networkId.toString('hex') : chat;
+    });
     api.hooks.migrations.tap(PLUGIN_NAME, (registry) => {
       for (const migration of FILE_SHARE_MIGRATIONS) registry.add(migration);
     });

@@ -20,6 +20,8 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
   readonly #options: FileShareServiceOptions;
   #engine: FileShareEngine | null = null;
   #store: FileShareStore | null = null;
+  /** Maps a local chat ID ("3") to the chat's network ID in hex, when the chat layer is there. */
+  #chatKey: (chat: string) => string = (chat) => chat;
 
   constructor(options: FileShareServiceOptions) {
     super();
@@ -64,9 +66,18 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
     await engine?.close();
   }
 
-  /** Hashes `path` and advertises it to the members of `chat` (links whose `chats` include it, and unscoped links). */
+  /**
+   * Hashes `path` and advertises it to the members of `chat` (links whose `chats` include
+   * it, and unscoped links). `chat`: the chat's network ID in hex, or its local chat ID
+   * as a decimal string (mapped to the network ID, which is the same on every node).
+   */
   async share(path: string, chat: string, options: HashOptions = {}): Promise<FileInfo> {
-    return this.#need().share(path, { ...options, chat });
+    return this.#need().share(path, { ...options, chat: this.#chatKey(chat) });
+  }
+
+  /** For the plugin: how a local chat ID becomes the chat key used on the network. */
+  setChatKey(map: (chat: string) => string): void {
+    this.#chatKey = map;
   }
 
   list(): FileInfo[] {

@@ -104,7 +104,9 @@ describe('file-share over chat networks (real kernels)', function () {
     writeFileSync(secretPath, randomBytes(70_000));
     writeFileSync(publicPath, randomBytes(1000));
     const pairFile = await fileShare(p0).share(secretPath, pair[0]!.networkId.toString('hex'));
-    const publicFile = await fileShare(p0).share(publicPath, all[0]!.networkId.toString('hex'));
+    // A local chat ID (what the UI sends) maps to the chat's network ID.
+    const publicFile = await fileShare(p0).share(publicPath, String(all[0]!.chatId));
+    expect(fileShare(p0).chatsOf(publicFile.fileId)).to.deep.equal([all[0]!.networkId.toString('hex')]);
 
     await waitFor(() => seen.get(p2)!.includes('for-all.txt') && seen.get(p1)!.includes('for-all.txt') && seen.get(p1)!.includes('pair-only.txt'), 'advertisements');
     // Peer 1 shares both chats with peer 0 over one link and still got each file once.
