@@ -71,7 +71,7 @@ export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * The config a fresh machine runs with when no file exists: the public DHT
  * and trackers (each plugin's schema defaults), LAN discovery, the relay client
- * (used only when this node turns out unreachable), and the web UI on 127.0.0.1, where the first run creates the profile.
+ * (used only when this node turns out unreachable), file sharing, and the web UI on 127.0.0.1, where the first run creates the profile.
  */
 export function embeddedDefaultConfig(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const home = defaultHome(env);
@@ -79,7 +79,7 @@ export function embeddedDefaultConfig(env: NodeJS.ProcessEnv = process.env): Rec
     dataDir: home,
     profile: join(home, 'default.profile'),
     listen: { host: '0.0.0.0', port: 0 },
-    plugins: { dht: {}, trackers: {}, 'lan-discovery': {}, relay: {}, 'http-ui': {} },
+    plugins: { dht: {}, trackers: {}, 'lan-discovery': {}, relay: {}, 'file-share': {}, 'http-ui': {} },
   };
 }
 

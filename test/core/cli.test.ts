@@ -82,7 +82,7 @@ describe('cli', () => {
     try {
       const result = await run(['config', 'check']);
       expect(result.code, result.err).to.equal(0);
-      expect(result.out).to.contain('embedded default config (5 plugins)');
+      expect(result.out).to.contain('embedded default config (6 plugins)');
     } finally {
       if (previous === undefined) delete process.env.BITCHAT_HOME;
       else process.env.BITCHAT_HOME = previous;

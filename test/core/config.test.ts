@@ -29,7 +29,7 @@ describe('config', () => {
     expect(config.profile).to.equal(join(temp.path, 'default.profile'));
     expect(config.listen).to.deep.equal({ host: '0.0.0.0', port: 0 });
     expect(config.logLevel).to.equal('info');
-    expect(Object.keys(config.plugins)).to.deep.equal(['dht', 'trackers', 'lan-discovery', 'relay', 'http-ui']);
+    expect(Object.keys(config.plugins)).to.deep.equal(['dht', 'trackers', 'lan-discovery', 'relay', 'file-share', 'http-ui']);
   });
 
   it('reads $BITCHAT_HOME/config.json and resolves relative paths against its folder', () => {
