@@ -5,6 +5,7 @@ import { BitChatError } from './errors.js';
 import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
 import { runDemo } from './demo.js';
+import { untilInterrupted } from './interrupt.js';
 import { addIdentityCommands } from './identity/cli.js';
 import { addChatCommands } from './node/cli.js';
 
@@ -62,7 +63,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
           .option('key-bits', { type: 'number', default: 4096, describe: 'RSA key size of the throwaway profiles' })
           .option('exit', { type: 'boolean', default: false, describe: 'Stop when the script is done instead of waiting for Ctrl-C' }),
       async (args) => {
-        await runDemo({ nodes: args.nodes, keyBits: args['key-bits'], exitWhenDone: args.exit, untilStopped: interrupted, out: io.out });
+        await runDemo({ nodes: args.nodes, keyBits: args['key-bits'], exitWhenDone: args.exit, untilStopped: () => untilInterrupted(), out: io.out });
       },
     )
     .command('config <action>', 'Work with the config file', (config) =>
@@ -113,27 +114,11 @@ async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
   kernel.hooks.cliCommands.call(cli);
 }
 
-/** Resolves on the first Ctrl-C or SIGTERM; keeps the process alive until then. */
-function interrupted(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    // A node with no open socket would otherwise let the process exit at once.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const stop = (): void => {
-      clearInterval(keepAlive);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
   const kernel = await Kernel.create({ config });
   await kernel.start();
   // Listen for Ctrl-C before saying it works.
-  const stopped = interrupted();
+  const stopped = untilInterrupted();
   const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').map((p) => p.name);
   io.out(`bitchat node running`);
   io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);

@@ -22,6 +22,7 @@ export {
   type PeerVerdict,
 } from './secure-channel/index.js';
 export { OPEN_NETWORK_POLICY, networkPolicyOf, type NetworkPolicy, type NetworkMode, type ProxiedAgents } from './network-policy.js';
+export { untilInterrupted } from './interrupt.js';
 export { BitChatError, ConfigError, PluginError, StorageError, ServiceError, hasCode } from './errors.js';
 export type * from './types.js';
 export * as identity from './identity/index.js';

@@ -5,6 +5,7 @@
  * and print what arrives; `send` runs one until the online members acknowledged (or
  * `--wait` ran out); `history` reads the local store without going online.
  */
+import { untilInterrupted } from '../interrupt.js';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { CHAT_MIGRATIONS } from '../chat/history-migrations.js';
@@ -66,23 +67,6 @@ function findChat(chat: ChatNode, name: string): number {
   return found.chatId;
 }
 
-/** Resolves on Ctrl-C / SIGTERM, or after `exitAfterS` seconds when given (scripts, tests). */
-function untilSignal(exitAfterS?: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const timer = exitAfterS !== undefined ? setTimeout(() => stop(), Math.max(0, exitAfterS) * 1000) : undefined;
-    const stop = (): void => {
-      clearTimeout(timer);
-      clearInterval(keepAlive);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCliIo, open: (chat: ChatNode) => Promise<{ chatId: number; name: string }>): Promise<void> {
   const { kernel, chat } = await openNode(args);
   try {
@@ -92,7 +76,7 @@ async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCli
     chat.on('mesh', (id: number, status: string) => id === chatId && io.err(`(mesh: ${status})`));
     io.out(`in "${name}" on port ${kernel.connections.localPort}; Ctrl-C to leave (the chat stays joined)`);
     for (const m of chat.history(chatId, { limit: DEFAULT_HISTORY_LIMIT }).messages.reverse()) io.out(line(m));
-    await untilSignal(args['exit-after']);
+    await untilInterrupted(args['exit-after']);
   } finally {
     await kernel.stop();
   }

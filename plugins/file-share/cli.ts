@@ -6,6 +6,7 @@
  * knows. Core modules are imported lazily: this module is loaded with the plugin,
  * which the kernel itself loads.
  */
+import { untilInterrupted } from '../../core/interrupt.js';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import type { Kernel } from '../../core/kernel.js';
@@ -20,20 +21,7 @@ export interface FileShareCliIo {
 
 const STDIO: FileShareCliIo = {
   out: (line) => process.stdout.write(line + '\n'),
-  untilStopped: (exitAfterS) =>
-    new Promise<void>((done) => {
-      const keepAlive = setInterval(() => {}, 1 << 30);
-      const timer = exitAfterS !== undefined ? setTimeout(() => stop(), Math.max(0, exitAfterS) * 1000) : undefined;
-      const stop = (): void => {
-        clearTimeout(timer);
-        clearInterval(keepAlive);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    }),
+  untilStopped: untilInterrupted,
 };
 
 function mib(bytes: number): string {

@@ -1,0 +1,21 @@
+/**
+ * Resolves on the first Ctrl-C or SIGTERM, or after `exitAfterS` seconds when
+ * given (scripts, tests). Keeps the process alive until then: a node with no
+ * open socket would otherwise let it exit at once. A second Ctrl-C during
+ * shutdown falls through to Node's default and ends the process.
+ */
+export function untilInterrupted(exitAfterS?: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const timer = exitAfterS !== undefined ? setTimeout(() => stop(), Math.max(0, exitAfterS) * 1000) : undefined;
+    const stop = (): void => {
+      clearTimeout(timer);
+      clearInterval(keepAlive);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
