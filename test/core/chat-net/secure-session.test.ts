@@ -1,40 +1,12 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
-import { SecureChannel } from '../../../core/secure-channel/index.js';
 import { MAX_QUEUED_BYTES, SecureChatSession } from '../../../core/node/secure-session.js';
-import { testProfile } from '../../helpers/testnet.js';
+import { securePair, type SecurePair } from '../../helpers/secure-pair.js';
 
 const PSK = Buffer.alloc(32, 7);
 const BIG = 60_000;
 
-/** Two secure channels over a real loopback TCP connection. */
-async function pair(): Promise<{ client: SecureChannel; server: SecureChannel; close(): void }> {
-  const [alice, bob] = await Promise.all([testProfile('alice@test.local', 0), testProfile('bob@test.local', 1)]);
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const socket = connect(port, '127.0.0.1');
-  const [serverSocket] = await accepted;
-  const ok = async () => ({ ok: true });
-  const [client, srv] = await Promise.all([
-    SecureChannel.connect(socket, { psk: PSK, identity: { certificateChain: alice.certificateChain, privateKey: alice.privateKey }, verifyPeer: ok }),
-    SecureChannel.accept(serverSocket, { psk: PSK, identity: { certificateChain: bob.certificateChain, privateKey: bob.privateKey }, verifyPeer: ok }),
-  ]);
-  return {
-    client,
-    server: srv,
-    close: () => {
-      client.destroy();
-      srv.destroy();
-      socket.destroy();
-      serverSocket.destroy();
-      server.close();
-    },
-  };
-}
+const pair = (): Promise<SecurePair> => securePair(PSK);
 
 describe('secure chat session', function () {
   this.timeout(20_000);

@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { hasCode } from '../../../core/errors.js';
 import { SecureChatSession } from '../../../core/node/secure-session.js';
-import { SecureChannel } from '../../../core/secure-channel/index.js';
-import { testProfile } from '../../helpers/testnet.js';
+import { securePair } from '../../helpers/secure-pair.js';
 
 const PSK = Buffer.alloc(32, 9);
 /** Above what loopback socket buffers absorb while the reader (same event loop) cannot run, so the writer must wait. */
@@ -14,29 +12,11 @@ const CHUNK = 250_000; // above one frame: the stream cuts it
 
 /** Two secure chat sessions over a real loopback TCP connection. */
 async function pair(): Promise<{ a: SecureChatSession; b: SecureChatSession; close(): void }> {
-  const [alice, bob] = await Promise.all([testProfile('alice@test.local', 0), testProfile('bob@test.local', 1)]);
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const socket = connect(port, '127.0.0.1');
-  const [serverSocket] = await accepted;
-  const ok = async () => ({ ok: true });
-  const [client, srv] = await Promise.all([
-    SecureChannel.connect(socket, { psk: PSK, identity: { certificateChain: alice.certificateChain, privateKey: alice.privateKey }, verifyPeer: ok }),
-    SecureChannel.accept(serverSocket, { psk: PSK, identity: { certificateChain: bob.certificateChain, privateKey: bob.privateKey }, verifyPeer: ok }),
-  ]);
+  const channels = await securePair(PSK);
   return {
-    a: new SecureChatSession(client, Buffer.alloc(20, 1), undefined),
-    b: new SecureChatSession(srv, Buffer.alloc(20, 2), undefined),
-    close: () => {
-      client.destroy();
-      srv.destroy();
-      socket.destroy();
-      serverSocket.destroy();
-      server.close();
-    },
+    a: new SecureChatSession(channels.client, Buffer.alloc(20, 1), undefined),
+    b: new SecureChatSession(channels.server, Buffer.alloc(20, 2), undefined),
+    close: channels.close,
   };
 }
 
