@@ -2,15 +2,12 @@
  * Nodes with the real chat wiring (identity and chat services from the kernel)
  * and the web UI, found by each other through an in-process rendezvous.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig } from '../../../core/config.js';
-import type { Kernel, KernelOptions } from '../../../core/kernel.js';
+import type { KernelOptions } from '../../../core/kernel.js';
 import type { InlinePlugin } from '../../../core/plugin-loader.js';
 import type { PluginApi } from '../../../core/plugin.js';
-import { createTestKernel } from '../../helpers/kernel.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
-import type { UiNode } from './ui-node.js';
+import { bootUiNode, type UiNode } from './ui-node.js';
 
 /** Cheaper keys and profile KDF than a real profile's, so the test takes seconds. */
 const FAST_PROFILE = { profileBits: 2048, profileIterations: 200_000 } as Partial<KernelOptions>;
@@ -53,31 +50,6 @@ export async function startChatNode(plugin: InlinePlugin): Promise<UiNode> {
     listen: { host: '127.0.0.1', port: 0 },
     plugins: { 'http-ui': { port: 0 } },
   };
-  writeFileSync(configFile, JSON.stringify(raw));
-  let kernel: Kernel;
-  try {
-    kernel = await createTestKernel(resolveConfig(raw, configFile), [plugin], FAST_PROFILE);
-    await kernel.start();
-  } catch (err) {
-    dir.cleanup();
-    throw err;
-  }
-  const url = kernel.resolve('httpUi').url!;
-  const parsed = new URL(url);
-  return {
-    kernel,
-    url,
-    port: Number(parsed.port),
-    token: parsed.searchParams.get('token')!,
-    base: `${parsed.protocol}//${parsed.host}`,
-    configFile,
-    async stop() {
-      try {
-        await kernel.stop();
-      } finally {
-        dir.cleanup();
-      }
-    },
-  };
+  return bootUiNode(dir, configFile, raw, [plugin], FAST_PROFILE);
 }
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { resolveConfig } from '../../../core/config.js';
-import type { Kernel } from '../../../core/kernel.js';
+import type { Kernel, KernelOptions } from '../../../core/kernel.js';
 import type { InlinePlugin } from '../../../core/plugin-loader.js';
 import { createTestKernel } from '../../helpers/kernel.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
@@ -31,9 +31,24 @@ export async function startUiNode(plugins: InlinePlugin[] = [], extraPlugins: Re
     listen: { host: '127.0.0.1', port: 0 },
     plugins: { 'http-ui': { port: 0 }, ...extraPlugins },
   };
-  writeFileSync(configFile, JSON.stringify(raw, null, 2));
-  const kernel = await createTestKernel(resolveConfig(raw, configFile), plugins);
+  return bootUiNode(dir, configFile, raw, plugins);
+}
+
+/**
+ * Writes `raw` as the node's config file, starts a kernel on it and returns the
+ * handle the UI tests use; the folder is removed on stop, or at once if start fails.
+ */
+export async function bootUiNode(
+  dir: { path: string; cleanup(): void },
+  configFile: string,
+  raw: Record<string, unknown>,
+  plugins: InlinePlugin[],
+  options: Partial<KernelOptions> = {},
+): Promise<UiNode> {
+  let kernel: Kernel;
   try {
+    writeFileSync(configFile, JSON.stringify(raw, null, 2));
+    kernel = await createTestKernel(resolveConfig(raw, configFile), plugins, options);
     await kernel.start();
   } catch (err) {
     dir.cleanup();
