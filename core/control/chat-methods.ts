@@ -41,6 +41,8 @@ export interface ChatJson {
   online: boolean;
   mesh: MeshStatus;
   members: string[];
+  /** Members with a session now (empty while the chat is offline). */
+  onlineMembers: string[];
 }
 
 export interface MessageJson {
@@ -85,8 +87,9 @@ export interface SendResultJson {
   pending: string[];
 }
 
-export function chatJson(c: ChatSummary): ChatJson {
-  return { chatId: c.chatId, networkId: c.networkId.toString('hex'), kind: c.kind, name: c.name, online: c.online, mesh: c.mesh, members: c.members };
+export function chatJson(c: ChatSummary, chat: ChatNode): ChatJson {
+  const onlineMembers = c.online ? chat.members(c.chatId).filter((m) => m.online).map((m) => m.identity) : [];
+  return { chatId: c.chatId, networkId: c.networkId.toString('hex'), kind: c.kind, name: c.name, online: c.online, mesh: c.mesh, members: c.members, onlineMembers };
 }
 
 export function messageJson(m: StoredMessage): MessageJson {
@@ -199,7 +202,7 @@ export function statusOf(host: ControlHost): NodeStatusJson {
     dataDir: host.config.dataDir,
     config: host.config.source,
     identity: identity?.status() ?? { state: 'none' },
-    chats: chat ? chat.list().map(chatJson) : [],
+    chats: chat ? chat.list().map((c) => chatJson(c, chat)) : [],
     plugins: host.pluginStatus().map((p) => ({ name: p.name, ...(p.version !== undefined ? { version: p.version } : {}), state: p.state })),
   };
 }
@@ -214,17 +217,26 @@ export function registerCoreMethods(methods: ControlMethods, host: ControlHost):
   methods.add('chat.list', {
     description: 'Every joined chat with its mesh status and members',
     paramsSchema: noParams,
-    handler: () => chatOf(host).list().map(chatJson),
+    handler: () => {
+      const chat = chatOf(host);
+      return chat.list().map((c) => chatJson(c, chat));
+    },
   });
   methods.add<{ group: string; secret?: string }>('chat.join', {
     description: 'Join (or re-open) a group chat and bring it online',
     paramsSchema: object({ group: { type: 'string', minLength: 1, maxLength: MAX_NAME_CHARS }, secret }, ['group']),
-    handler: async ({ group, secret }) => chatJson(await chatOf(host).createGroup(group, secret)),
+    handler: async ({ group, secret }) => {
+      const chat = chatOf(host);
+      return chatJson(await chat.createGroup(group, secret), chat);
+    },
   });
   methods.add<{ email: string; secret?: string }>('chat.open', {
     description: 'Open (or re-open) a private chat with an e-mail address and bring it online',
     paramsSchema: object({ email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS }, secret }, ['email']),
-    handler: async ({ email, secret }) => chatJson(await chatOf(host).openPrivateChat(email, secret)),
+    handler: async ({ email, secret }) => {
+      const chat = chatOf(host);
+      return chatJson(await chat.openPrivateChat(email, secret), chat);
+    },
   });
   methods.add<{ chat: number | string }>('chat.leave', {
     description: 'Leave a chat: offline, its history and secret deleted',
