@@ -128,7 +128,7 @@ export function decodeRequest(line: Buffer): ControlRequest {
   if (typeof method !== 'string' || method.length > MAX_METHOD_CHARS || !METHOD_PATTERN.test(method)) {
     throw new BadRequest('"method" must be a name like "chat.send"', id);
   }
-  const params = value['params'] ?? {};
+  const params = 'params' in value ? value['params'] : {};
   if (!isObject(params)) throw new BadRequest('"params" must be an object', id);
   return { id, method, params };
 }
