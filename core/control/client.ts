@@ -92,6 +92,8 @@ export class ControlClient implements ControlCaller {
   }
 
   close(): void {
+    this.closedError ??= new ControlError(ControlErrorCode.CLOSED, 'the control connection was closed');
+    this.fail(this.closedError);
     this.socket.destroy();
   }
 
@@ -154,7 +156,7 @@ export class InProcessCaller implements ControlCaller {
       });
       cancelled.catch(() => undefined);
       const result = await Promise.race([
-        this.methods.invoke(structuredClone(method), structuredClone(params), {
+        this.methods.invoke(method, JSON.parse(JSON.stringify(params)) as Record<string, unknown>, {
           signal: controller.signal,
           emit: (event, data) => {
             if (!controller.signal.aborted) options.onEvent?.(event, JSON.parse(encodeResult(0, data).toString()).result);

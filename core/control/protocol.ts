@@ -18,8 +18,8 @@ import { ControlError, ControlErrorCode } from './errors.js';
 
 /** The protocol version `node.status` reports; bumped on an incompatible change. */
 export const CONTROL_PROTOCOL_VERSION = 1;
-/** Cap of one request line (bytes, newline excluded). A `send` of a long text fits many times over. */
-export const MAX_REQUEST_BYTES = 64 * 1024;
+/** Cap of one request line (bytes, newline excluded): a `chat.send` of a text at the chat's cap (~64 KB) fits even with every character escaped twice over. */
+export const MAX_REQUEST_BYTES = 256 * 1024;
 /** Cap of one reply line the client accepts (a page of 500 long messages fits). */
 export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 export const MAX_ID_CHARS = 64;

@@ -100,6 +100,7 @@ export class ControlServer {
     // The folder is 0700 already; 0600 on the socket too, whatever the umask was.
     await chmod(this.path, 0o600);
     this.inode = (await lstat(this.path)).ino;
+    this.o.logger.info({ path: this.path }, 'control socket listening');
   }
 
   /** Stops accepting, cancels what runs, closes every client and removes the socket file (if it is still ours). */

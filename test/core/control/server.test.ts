@@ -4,6 +4,7 @@ import { existsSync, statSync, writeFileSync, readFileSync, mkdirSync } from 'no
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ControlClient, controlSocketPath, ControlErrorCode, MAX_REQUEST_BYTES, type ChatJson, type MessageJson, type NodeStatusJson, type SendResultJson } from '../../../core/control/index.js';
+import { MAX_TEXT_BYTES } from '../../../core/chat/message-codec.js';
 import { hasCode } from '../../../core/errors.js';
 import type { Kernel } from '../../../core/kernel.js';
 import type { PluginApi } from '../../../core/plugin.js';
@@ -133,6 +134,14 @@ describe('control socket', function () {
       const unknownMethod = await client.call('chat.frobnicate').catch((e: unknown) => e);
       expect(hasCode(unknownMethod, ControlErrorCode.UNKNOWN_METHOD)).to.equal(true);
       expect((await client.call<NodeStatusJson>('node.status')).protocol).to.equal(1);
+    });
+
+    it('carries a text at the chat\'s cap (escaped lines included) and passes the chat\'s refusal of a longer one', async () => {
+      const atCap = '\n'.repeat(MAX_TEXT_BYTES);
+      const sent = await client.call<SendResultJson>('chat.send', { chat: 'Control Room', text: atCap });
+      expect(sent.message.text).to.equal(atCap);
+      const tooLong = await client.call('chat.send', { chat: 'Control Room', text: 'x'.repeat(MAX_TEXT_BYTES + 1) }).catch((e: unknown) => e);
+      expect(hasCode(tooLong, 'ERR_CHAT_TOO_LARGE'), String(tooLong)).to.equal(true);
     });
 
     it('refuses malformed request lines one by one, each answered with the id when readable', async () => {
