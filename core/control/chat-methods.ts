@@ -116,7 +116,8 @@ function chatOf(host: ControlHost): ChatNode {
 
 /** A chat by ID, or by name (group name or e-mail, any case). */
 export function findChat(chat: ChatNode, ref: number | string): number {
-  const list = chat.list();
+  // The stored records, not list(): no member query per chat on every request.
+  const list = chat.store.chats();
   const found = typeof ref === 'number' ? list.find((c) => c.chatId === ref) : list.find((c) => c.name.toLowerCase() === ref.trim().toLowerCase());
   if (!found) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `no chat ${typeof ref === 'number' ? ref : `named "${ref}"`} (join it first)`);
   return found.chatId;

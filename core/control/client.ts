@@ -37,6 +37,7 @@ export class ControlClient implements ControlCaller {
   private readonly splitter = new LineSplitter(MAX_REPLY_BYTES);
   private nextId = 1;
   private closedError: Error | undefined;
+  private corked = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -71,7 +72,7 @@ export class ControlClient implements ControlCaller {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        if (this.waiting.has(id)) this.socket.write(encodeRequest({ id: this.nextId++, method: 'control.cancel', params: { id } }));
+        if (this.waiting.has(id)) this.write(encodeRequest({ id: this.nextId++, method: 'control.cancel', params: { id } }));
       };
       const done = (): void => options.signal?.removeEventListener('abort', onAbort);
       this.waiting.set(id, {
@@ -86,9 +87,22 @@ export class ControlClient implements ControlCaller {
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.socket.write(encodeRequest({ id, method, params }));
+      this.write(encodeRequest({ id, method, params }));
       if (options.signal?.aborted) onAbort();
     });
+  }
+
+  /** Requests made in the same tick leave in one write. */
+  private write(line: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(line);
   }
 
   close(): void {

@@ -28,6 +28,8 @@ export const MAX_METHOD_CHARS = 64;
 export const METHOD_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
 const NEWLINE = 0x0a;
+/** Stateless in one-shot use (no `stream: true`), so one instance serves every line of every node. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const REQUEST_KEYS = new Set(['id', 'method', 'params']);
 
 export type RequestId = number | string;
@@ -96,7 +98,7 @@ export class LineSplitter {
 function parseJsonLine(line: Buffer): unknown {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(line);
+    text = UTF8.decode(line);
   } catch {
     throw new BadRequest('the line is not valid UTF-8');
   }

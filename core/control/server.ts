@@ -22,7 +22,7 @@ import {
   type ControlRequest,
   type RequestId,
 } from './protocol.js';
-import type { ControlMethods } from './registry.js';
+import type { ControlContext, ControlMethods } from './registry.js';
 import { prepareSocketPath } from './socket-file.js';
 
 export const MAX_CONNECTIONS = 16;
@@ -143,10 +143,11 @@ class ControlConnection {
   private readonly o: ConnectionOptions;
   private readonly stats: ControlServerStats;
   private readonly splitter: LineSplitter;
-  private readonly pending = new Map<RequestId, AbortController>();
+  private readonly pending = new Map<RequestId, InFlight>();
   private ended = false;
   /** After a fatal line: what still arrives is dropped until the socket closes. */
   private closing = false;
+  private corked = false;
 
   constructor(socket: Socket, options: ConnectionOptions, stats: ControlServerStats) {
     this.socket = socket;
@@ -201,45 +202,53 @@ class ControlConnection {
     if (this.pending.size >= this.o.maxPendingPerConnection) {
       return this.fail(id, new ControlError(ControlErrorCode.BUSY, `too many requests in flight on this connection (${this.o.maxPendingPerConnection})`));
     }
-    const controller = new AbortController();
-    this.pending.set(id, controller);
-    const live = (): boolean => this.pending.get(id) === controller && !controller.signal.aborted;
+    const flight = new InFlight();
+    this.pending.set(id, flight);
+    const live = (): boolean => this.pending.get(id) === flight && !flight.aborted;
     const context = {
-      signal: controller.signal,
+      get signal(): AbortSignal {
+        return flight.signal;
+      },
       emit: (event: string, data?: unknown) => {
         if (live()) this.write(encodeEvent(id, event, data));
       },
     };
-    Promise.resolve()
-      .then(() => this.o.methods.invoke(method, params, context))
-      .then(
-        (result) => {
-          if (!live()) return;
-          this.pending.delete(id);
-          this.write(encodeResult(id, result));
-        },
-        (err: unknown) => {
-          if (!live()) return;
-          this.pending.delete(id);
-          this.fail(id, err);
-        },
-      )
-      .catch((err: unknown) => {
+    void this.run(id, method, params, context, live);
+  }
+
+  /** Runs one request to its last line (unless it was cancelled or the client left). */
+  private async run(id: RequestId, method: string, params: Record<string, unknown>, context: ControlContext, live: () => boolean): Promise<void> {
+    let line: Buffer;
+    try {
+      const result = await this.o.methods.invoke(method, params, context);
+      if (!live()) return;
+      try {
+        line = encodeResult(id, result);
+      } catch (err) {
         // A result JSON cannot carry (a BigInt, a cycle): say so instead of leaving the client waiting.
-        this.fail(id, new ControlError(ControlErrorCode.INTERNAL, `the result of ${method} could not be encoded: ${(err as Error)?.message ?? err}`));
-      })
-      .finally(() => this.endIfIdle());
+        throw new ControlError(ControlErrorCode.INTERNAL, `the result of ${method} could not be encoded: ${(err as Error)?.message ?? err}`);
+      }
+    } catch (err) {
+      if (!live()) return;
+      this.pending.delete(id);
+      this.fail(id, err);
+      this.endIfIdle();
+      return;
+    }
+    this.pending.delete(id);
+    this.write(line);
+    this.endIfIdle();
   }
 
   private cancel(id: RequestId, target: unknown): void {
-    const controller = typeof target === 'number' || typeof target === 'string' ? this.pending.get(target) : undefined;
-    if (controller) {
+    const request = typeof target === 'number' || typeof target === 'string' ? this.pending.get(target) : undefined;
+    if (request) {
       this.pending.delete(target as RequestId);
-      controller.abort();
+      request.abort();
       this.stats.cancelled++;
       this.write(encodeError(target as RequestId, new ControlError(ControlErrorCode.CANCELLED, 'cancelled')));
     }
-    this.write(encodeResult(id, { cancelled: controller !== undefined }));
+    this.write(encodeResult(id, { cancelled: request !== undefined }));
   }
 
   private fail(id: RequestId, err: unknown): void {
@@ -254,6 +263,15 @@ class ControlConnection {
       this.destroy();
       return;
     }
+    // Replies that become ready in the same tick (pipelined requests) leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(line);
   }
 
@@ -263,8 +281,25 @@ class ControlConnection {
   }
 
   private abortAll(): void {
-    for (const controller of this.pending.values()) controller.abort();
+    for (const request of this.pending.values()) request.abort();
     this.pending.clear();
+  }
+}
+
+/** A request in flight; its AbortSignal is made only when the handler asks for it (most never do, and each costs). */
+class InFlight {
+  aborted = false;
+  private controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
   }
 }
 
