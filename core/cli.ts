@@ -118,14 +118,14 @@ async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
 async function runNode(config: KernelConfig, io: CliIo, passwordFile: string | undefined): Promise<void> {
   const kernel = await Kernel.create({ config });
   await kernel.start();
-  // Listen for Ctrl-C before saying it works.
-  const stopped = untilInterrupted();
   try {
     await unlockAtStart(kernel, passwordFile);
   } catch (err) {
     await kernel.stop();
     throw err;
   }
+  // Listen for Ctrl-C before saying it works.
+  const stopped = untilInterrupted();
   const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').map((p) => p.name);
   io.out(`bitchat node running`);
   io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);

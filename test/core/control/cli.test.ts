@@ -141,6 +141,10 @@ describe('bitchat CLI through a running node\'s control socket', function () {
       await node.stop('SIGINT');
 
       const passwordFile = join(temp.path, 'password');
+      writeFileSync(passwordFile, 'not the password\n', { mode: 0o600 });
+      const wrong = await spawnBitchat(['--config', config, 'start', '--password-file', passwordFile], NO_PASSWORD);
+      expect(wrong.code, 'a wrong password ends the start (it does not hang)').to.equal(1);
+      expect(wrong.err).to.contain('[ERR_PROFILE_BAD_PASSWORD]');
       writeFileSync(passwordFile, PASSWORD + '\n', { mode: 0o600 });
       node = new BitchatProcess(['--config', config, 'start', '--password-file', passwordFile], NO_PASSWORD);
       await node.waitForOutput(/Press Ctrl-C/);
