@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { ControlClient, controlSocketPath, ControlErrorCode, MAX_REQUEST_BYTES, type ChatJson, type MessageJson, type NodeStatusJson, type SendResultJson } from '../../../core/control/index.js';
+import { ControlClient, ControlMethods, ControlServer, controlSocketPath, ControlErrorCode, MAX_REQUEST_BYTES, type ChatJson, type MessageJson, type NodeStatusJson, type SendResultJson } from '../../../core/control/index.js';
 import { MAX_TEXT_BYTES } from '../../../core/chat/message-codec.js';
 import { hasCode } from '../../../core/errors.js';
 import type { Kernel } from '../../../core/kernel.js';
 import type { PluginApi } from '../../../core/plugin.js';
+import { createLogger } from '../../../core/logger.js';
 import { createTestKernel, testConfig } from '../../helpers/kernel.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, waitFor } from '../../helpers/testnet.js';
@@ -170,6 +171,15 @@ describe('control socket', function () {
       expect(replies.map((r) => r['id'])).to.deep.equal([null, null, null, 'x', 7, 8, 9, 10]);
     });
 
+    it('answers a duplicate id in flight and a cancel of an unknown id', async () => {
+      const lines = ['{"id":"w","method":"chat.watch"}', '{"id":"w","method":"node.status"}', '{"id":"c","method":"control.cancel","params":{"id":"nope"}}', '{"id":"c2","method":"control.cancel","params":{"id":"w"}}'];
+      const { lines: replies } = await rawExchange(path, lines.join('\n') + '\n', 4);
+      const byId = (id: string): Array<Record<string, any>> => replies.filter((r) => r['id'] === id);
+      expect(byId('w').map((r) => r['error']?.code)).to.deep.equal(['ERR_CONTROL_DUPLICATE_ID', 'ERR_CONTROL_CANCELLED']);
+      expect(byId('c')[0]!['result']).to.deep.equal({ cancelled: false });
+      expect(byId('c2')[0]!['result']).to.deep.equal({ cancelled: true });
+    });
+
     it('closes a connection that sends a line above the cap, after saying why', async () => {
       const { lines, closed } = await rawExchange(path, Buffer.alloc(MAX_REQUEST_BYTES + 10, 0x61), 1);
       expect(lines[0]!['error'].code).to.equal('ERR_CONTROL_TOO_LARGE');
@@ -274,6 +284,39 @@ describe('control socket', function () {
       } finally {
         client.close();
         for (const o of others) o.close();
+      }
+    });
+
+    it('cuts off a client that lets streamed events pile up unread', async () => {
+      const methods = new ControlMethods();
+      let emitted = 0;
+      methods.add('flood.events', {
+        description: 'Streams events until cancelled',
+        handler: (_p, context) =>
+          new Promise((resolve) => {
+            const chunk = 'x'.repeat(16 * 1024);
+            const timer = setInterval(() => {
+              for (let i = 0; i < 16 && emitted < 10_000; i++, emitted++) context.emit('data', chunk);
+            }, 1);
+            context.signal.addEventListener('abort', () => {
+              clearInterval(timer);
+              resolve(null);
+            });
+          }),
+      });
+      const server = new ControlServer({ path: controlSocketPath(temp.path), methods, logger: createLogger('silent'), maxQueuedBytes: 256 * 1024 });
+      await server.start();
+      const socket = connect({ path: server.path });
+      try {
+        socket.on('error', () => undefined);
+        // Never read (no 'data' listener): the node's queue to us grows until the cap.
+        socket.write('{"id":1,"method":"flood.events"}\n');
+        await waitFor(() => server.stats.slowClients === 1, 'the node to cut the client off');
+        await waitFor(() => server.openConnections === 0, 'the connection to close');
+        expect(emitted, 'cut off long before the flood ran out').to.be.below(10_000);
+      } finally {
+        socket.destroy();
+        await server.stop();
       }
     });
 
