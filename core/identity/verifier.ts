@@ -1,5 +1,6 @@
 import type { CertificateVerdict } from '../types.js';
 import { parseCertificate, type CertificateInfo } from './certificate.js';
+import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_ENTRIES } from './certificate-cache.js';
 import { parseChain, verifyParsedChain, type VerifiedChain } from './chain.js';
 import { CLOCK_SKEW_MS } from './constants.js';
 import { IdentityError } from './errors.js';
@@ -40,6 +41,8 @@ export interface CertificateVerifierOptions {
   clockSkewMs?: number;
   /** Clock for tests. */
   now?: () => number;
+  /** Parsed certificates remembered (by DER hash) for peers seen again; 0 parses every time. @default 512 */
+  cacheEntries?: number;
 }
 
 /** A positive verdict carries who the peer is. */
@@ -60,7 +63,7 @@ export interface PeerVerdict extends CertificateVerdict {
 
 export interface CertificateVerifier {
   verifyPeer(chain: readonly Buffer[], staple?: Buffer): Promise<PeerVerdict>;
-  readonly stats: { verified: number; refused: number; staplesChecked: number; caQueries: number };
+  readonly stats: { verified: number; refused: number; staplesChecked: number; caQueries: number; cacheHits: number; cacheMisses: number };
 }
 
 function refuse(code: string, reason: string): PeerVerdict {
@@ -74,12 +77,26 @@ function refuse(code: string, reason: string): PeerVerdict {
  * `ERR_REVOCATION_*` code.
  */
 export function createCertificateVerifier(options: CertificateVerifierOptions): CertificateVerifier {
+  const cacheEntries = options.cacheEntries ?? DEFAULT_CERTIFICATE_CACHE_ENTRIES;
+  const cache = cacheEntries > 0 ? new CertificateCache(cacheEntries) : null;
+  const parse = cache ? (der: Buffer) => cache.parse(der) : parseCertificate;
   const roots: CertificateInfo[] = (options.trustedRoots ?? []).map((der) => parseCertificate(der));
   const policy: RevocationPolicy = options.revocationPolicy ?? { mode: 'accept-missing' };
   const maxAgeMs = policy.maxAgeMs ?? DEFAULT_STAPLE_MAX_AGE_MS;
   const skew = options.clockSkewMs ?? CLOCK_SKEW_MS;
   const clock = options.now ?? Date.now;
-  const stats = { verified: 0, refused: 0, staplesChecked: 0, caQueries: 0 };
+  const stats = {
+    verified: 0,
+    refused: 0,
+    staplesChecked: 0,
+    caQueries: 0,
+    get cacheHits(): number {
+      return cache?.stats.hits ?? 0;
+    },
+    get cacheMisses(): number {
+      return cache?.stats.misses ?? 0;
+    },
+  };
 
   async function revocation(v: VerifiedChain, staple: Buffer | undefined, now: number): Promise<PeerVerdict | StapleCheck['state']> {
     if (policy.mode === 'off') return 'missing';
@@ -110,11 +127,17 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
 
   async function verify(chain: readonly Buffer[], staple: Buffer | undefined): Promise<PeerVerdict> {
     const now = clock();
-    const certs = parseChain(chain);
+    const certs = parseChain(chain, parse);
     const leaf = certs[0]!;
     const selfIssued = leaf.selfIssued && certs.length === 1;
     const kind: 'ca' | 'self' = options.mode === 'either' ? (selfIssued ? 'self' : 'ca') : options.mode;
-    const verified = verifyParsedChain(certs, { mode: kind, trustedRoots: roots, now: new Date(now), clockSkewMs: skew });
+    const verified = verifyParsedChain(certs, {
+      mode: kind,
+      trustedRoots: roots,
+      now: new Date(now),
+      clockSkewMs: skew,
+      ...(cache ? { signatureMemo: cache.signatures } : {}),
+    });
     const email = leaf.email!;
     let digits: string | undefined;
     const peer = {
