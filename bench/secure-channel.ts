@@ -517,21 +517,37 @@ function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 }
 
-/**
- * µs per identity verifyPeer (chain check, no revocation) of a CA-issued RSA-4096 profile
- * made from the fixture keys: with the parse cache off (what a first handshake with a peer
- * pays, on each side) and on (a peer seen again).
- */
-async function verifyPeerTimes(): Promise<{ cold: number; warm: number }> {
+/** CA-issued RSA-4096 profile certificates for the fixture keys (the CA key is mallory's), as a chat node has them. */
+interface BenchProfiles {
+  root: Buffer;
+  alice: Buffer;
+  bob: Buffer;
+}
+
+function benchProfiles(): BenchProfiles {
   const caKey = createPrivateKey(pem('mallory.key.pem'));
   const root = createCaCertificate({ privateKey: caKey, name: 'Bench CA' });
-  const leaf = issueUserCertificate({ issuerCert: root, issuerKey: caKey, subjectPublicKey: createPublicKey(ALICE.key), profile: { name: 'Alice', email: 'alice@example.org' } });
-  const cold = createCertificateVerifier({ mode: 'ca', trustedRoots: [root], revocationPolicy: { mode: 'off' }, cacheEntries: 0 });
-  const warm = createCertificateVerifier({ mode: 'ca', trustedRoots: [root], revocationPolicy: { mode: 'off' } });
+  const issue = (key: Buffer, name: string): Buffer =>
+    issueUserCertificate({ issuerCert: root, issuerKey: caKey, subjectPublicKey: createPublicKey(key), profile: { name, email: `${name.toLowerCase()}@example.org` } });
+  return { root, alice: issue(ALICE.key, 'Alice'), bob: issue(BOB.key, 'Bob') };
+}
+
+/** The identity layer's verifier as a chat node uses it (CA mode, revocation off); cacheEntries 0 = every peer is new. */
+function profileVerifier(profiles: BenchProfiles, cacheEntries?: number): ReturnType<typeof createCertificateVerifier> {
+  return createCertificateVerifier({ mode: 'ca', trustedRoots: [profiles.root], revocationPolicy: { mode: 'off' }, ...(cacheEntries !== undefined ? { cacheEntries } : {}) });
+}
+
+/**
+ * µs per identity verifyPeer of a CA-issued RSA-4096 profile: with the parse cache off
+ * (what a first handshake with a peer pays, on each side) and on (a peer seen again).
+ */
+async function verifyPeerTimes(profiles: BenchProfiles): Promise<{ cold: number; warm: number }> {
+  const cold = profileVerifier(profiles, 0);
+  const warm = profileVerifier(profiles);
   const time = async (v: typeof cold): Promise<number> => {
     const rounds = 50;
     const t0 = performance.now();
-    for (let i = 0; i < rounds; i++) if (!(await v.verifyPeer([leaf])).ok) throw new Error('bench profile refused');
+    for (let i = 0; i < rounds; i++) if (!(await v.verifyPeer([profiles.alice])).ok) throw new Error('bench profile refused');
     return ((performance.now() - t0) * 1000) / rounds;
   };
   await time(cold);
@@ -542,9 +558,26 @@ async function verifyPeerTimes(): Promise<{ cold: number; warm: number }> {
 
 type Handshaker = (port: number) => Promise<void>;
 
-async function ourHandshakeServer(suite: SuiteName): Promise<{ port: number; shake: Handshaker; close: () => void }> {
+/**
+ * Our handshake server and client. With `profiles`, both sides present CA-issued profile
+ * certificates and judge the peer's with the identity verifier, as chat nodes do (TLS
+ * checks its peer's certificate too); `cacheEntries: 0` makes every handshake a first contact.
+ */
+async function ourHandshakeServer(
+  suite: SuiteName,
+  profiles?: BenchProfiles,
+  cacheEntries?: number,
+): Promise<{ port: number; shake: Handshaker; close: () => void }> {
   const serverOpts = channelOptions(BOB, ALICE, suite);
   const clientOpts = channelOptions(ALICE, BOB, suite);
+  if (profiles) {
+    serverOpts.identity = { ...serverOpts.identity, certificateChain: [profiles.bob] };
+    clientOpts.identity = { ...clientOpts.identity, certificateChain: [profiles.alice] };
+    const serverVerifier = profileVerifier(profiles, cacheEntries);
+    const clientVerifier = profileVerifier(profiles, cacheEntries);
+    serverOpts.verifyPeer = (chain, staple) => serverVerifier.verifyPeer(chain, staple);
+    clientOpts.verifyPeer = (chain, staple) => clientVerifier.verifyPeer(chain, staple);
+  }
   const { server, port } = await tcpServer((s) => {
     SecureChannel.accept(s, serverOpts).then((c) => c.on('error', () => undefined), () => undefined);
   });
@@ -779,20 +812,33 @@ export async function run(): Promise<BenchRow[]> {
   const sig = await signatureTimes();
   rows.push({ name: 'RSA-4096 signature, one alone', value: sig.one, unit: 'ms' });
   rows.push({ name: 'RSA-4096 signatures, two at once (as in our handshake)', value: sig.two, unit: 'ms', reference: { name: 'one alone', value: sig.one } });
-  const [tlsHs, ...oursHs] = await handshakes([tlsHandshakeServer, ...DEFAULT_SUITES.map((suite) => () => ourHandshakeServer(suite))]);
+  const profiles = benchProfiles();
+  const [tlsHs, oursCold, oursWarm, ...oursHs] = await handshakes([
+    tlsHandshakeServer,
+    () => ourHandshakeServer('X25519/RSA/AES-256-GCM', profiles, 0),
+    () => ourHandshakeServer('X25519/RSA/AES-256-GCM', profiles),
+    ...DEFAULT_SUITES.map((suite) => () => ourHandshakeServer(suite)),
+  ]);
+  const ref = (value: number) => ({ name: 'TLS 1.3 mutual RSA-4096', value });
   rows.push({ name: 'handshake median, TLS 1.3 mutual RSA-4096', value: tlsHs!.median, unit: 'ms' });
   rows.push({ name: 'handshake CPU (both ends, all threads), TLS 1.3 mutual RSA-4096', value: tlsHs!.cpu, unit: 'ms' });
   rows.push({ name: 'handshake p99, TLS 1.3 mutual RSA-4096', value: tlsHs!.p99, unit: 'ms' });
   rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), TLS 1.3 mutual RSA-4096`, value: tlsHs!.rate, unit: '/s' });
   DEFAULT_SUITES.forEach((suite, i) => {
     const hs = oursHs[i]!;
-    const ref = (value: number) => ({ name: 'TLS 1.3 mutual RSA-4096', value });
     rows.push({ name: `handshake median, ${SHORT[suite]}`, value: hs.median, unit: 'ms', reference: ref(tlsHs!.median), target: '<= 0.6x TLS' });
     rows.push({ name: `handshake p99, ${SHORT[suite]}`, value: hs.p99, unit: 'ms', reference: ref(tlsHs!.p99) });
     rows.push({ name: `handshake CPU (both ends, all threads), ${SHORT[suite]}`, value: hs.cpu, unit: 'ms', reference: ref(tlsHs!.cpu) });
     rows.push({ name: `handshakes/s (${HANDSHAKE_CONCURRENCY} concurrent), ${SHORT[suite]}`, value: hs.rate, unit: '/s', reference: ref(tlsHs!.rate) });
   });
-  const vp = await verifyPeerTimes();
+  for (const [what, hs] of [
+    ['first contact (identity verifier, no cache)', oursCold!],
+    ['peer seen before (identity verifier, cached parse)', oursWarm!],
+  ] as const) {
+    rows.push({ name: `handshake median, X25519+GCM, profiles, ${what}`, value: hs.median, unit: 'ms', reference: ref(tlsHs!.median), target: '<= 0.6x TLS' });
+    rows.push({ name: `handshake CPU, X25519+GCM, profiles, ${what}`, value: hs.cpu, unit: 'ms', reference: ref(tlsHs!.cpu) });
+  }
+  const vp = await verifyPeerTimes(profiles);
   rows.push({ name: 'identity verifyPeer of a CA-issued RSA-4096 profile, cold (first sight)', value: vp.cold, unit: 'µs' });
   rows.push({ name: 'identity verifyPeer, same peer again (parsed-certificate cache)', value: vp.warm, unit: 'µs', reference: { name: 'cold', value: vp.cold } });
   return rows;
