@@ -577,6 +577,9 @@ async function ourHandshakeServer(
     const clientVerifier = profileVerifier(profiles, cacheEntries);
     serverOpts.verifyPeer = (chain, staple) => serverVerifier.verifyPeer(chain, staple);
     clientOpts.verifyPeer = (chain, staple) => clientVerifier.verifyPeer(chain, staple);
+    // One decode of the peer's certificate per handshake (none for a cached peer).
+    serverOpts.peerPublicKey = (der) => serverVerifier.publicKeyOf(der);
+    clientOpts.peerPublicKey = (der) => clientVerifier.publicKeyOf(der);
   }
   const { server, port } = await tcpServer((s) => {
     SecureChannel.accept(s, serverOpts).then((c) => c.on('error', () => undefined), () => undefined);

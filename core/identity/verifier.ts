@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { CertificateVerdict } from '../types.js';
 import { parseCertificate, type CertificateInfo } from './certificate.js';
 import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_ENTRIES } from './certificate-cache.js';
@@ -63,6 +64,13 @@ export interface PeerVerdict extends CertificateVerdict {
 
 export interface CertificateVerifier {
   verifyPeer(chain: readonly Buffer[], staple?: Buffer): Promise<PeerVerdict>;
+  /**
+   * The public key of a (leaf) certificate, through the same parse cache `verifyPeer`
+   * uses: pass it as the secure channel's `peerPublicKey` so the channel's signature check
+   * and the verdict share one decode. Throws IdentityError for what `verifyPeer` refuses
+   * as malformed.
+   */
+  publicKeyOf(der: Buffer): KeyObject;
   readonly stats: { verified: number; refused: number; staplesChecked: number; caQueries: number; cacheHits: number; cacheMisses: number };
 }
 
@@ -167,6 +175,7 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
 
   return {
     stats,
+    publicKeyOf: (der) => parse(der).publicKey,
     async verifyPeer(chain, staple) {
       let verdict: PeerVerdict;
       try {

@@ -81,6 +81,16 @@ describe('identity: certificate cache (parse once per DER, judge every time)', f
     expect(cache.size).to.equal(2);
   });
 
+  it('publicKeyOf shares the parse with verifyPeer (the secure channel reads the key first)', async function () {
+    const verifier = createCertificateVerifier({ mode: 'ca', trustedRoots: [ca.cert], revocationPolicy: { mode: 'off' } });
+    const key = verifier.publicKeyOf(leaf);
+    expect(key.equals(alice.publicKey)).to.equal(true);
+    const v = await verifier.verifyPeer([leaf]);
+    expect(v.peer?.leaf.publicKey).to.equal(key);
+    expect(verifier.stats).to.include({ cacheMisses: 1, cacheHits: 1 });
+    expect(() => verifier.publicKeyOf(Buffer.from('junk'))).to.throw(IdentityError);
+  });
+
   it('cacheEntries: 0 turns the cache off', async function () {
     const verifier = createCertificateVerifier({ mode: 'ca', trustedRoots: [ca.cert], revocationPolicy: { mode: 'off' }, cacheEntries: 0 });
     expect((await verifier.verifyPeer([leaf])).ok).to.equal(true);
