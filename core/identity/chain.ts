@@ -5,12 +5,21 @@ import { parseCertificate, type CertificateInfo } from './certificate.js';
 /** How a chain must be anchored. */
 export type ChainMode = 'ca' | 'self';
 
+/**
+ * Signature checks that passed, certificate -> issuers (both as parsed objects). A DER's
+ * signature never changes, so a verifier that keeps its parsed certificates can skip the
+ * RSA check when it sees the same chain again; validity and CA flags are judged each time.
+ */
+export type SignatureMemo = WeakMap<CertificateInfo, WeakSet<CertificateInfo>>;
+
 export interface ChainOptions {
   mode: ChainMode;
   /** Parsed trusted roots (mode 'ca'). */
   trustedRoots: readonly CertificateInfo[];
   now?: Date;
   clockSkewMs?: number;
+  /** Remembers passed signature checks across calls (see {@link SignatureMemo}). */
+  signatureMemo?: SignatureMemo;
 }
 
 /** A chain that verified: the leaf, the issuer of the leaf (itself when self-signed) and the trusted anchor. */
@@ -30,16 +39,24 @@ function checkValidity(cert: CertificateInfo, now: number, skew: number, what: s
   }
 }
 
-function signedBy(cert: CertificateInfo, issuer: CertificateInfo): boolean {
+function signedBy(cert: CertificateInfo, issuer: CertificateInfo, memo?: SignatureMemo): boolean {
+  if (memo?.get(cert)?.has(issuer)) return true;
+  let ok: boolean;
   try {
-    return cert.x509.verify(issuer.publicKey);
+    ok = cert.x509.verify(issuer.publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (ok && memo) {
+    let issuers = memo.get(cert);
+    if (issuers === undefined) memo.set(cert, (issuers = new WeakSet()));
+    issuers.add(issuer);
+  }
+  return ok;
 }
 
-function selfSigned(cert: CertificateInfo): boolean {
-  return cert.selfIssued && signedBy(cert, cert);
+function selfSigned(cert: CertificateInfo, memo?: SignatureMemo): boolean {
+  return cert.selfIssued && signedBy(cert, cert, memo);
 }
 
 function checkLeaf(leaf: CertificateInfo): void {
@@ -47,11 +64,11 @@ function checkLeaf(leaf: CertificateInfo): void {
   if (leaf.email === null) throw new IdentityError('ERR_CERT_NO_EMAIL', 'profile certificate has no e-mail address (SAN rfc822Name)');
 }
 
-/** Parses untrusted DER (leaf first) with the chain-length cap. */
-export function parseChain(chain: readonly Buffer[]): CertificateInfo[] {
+/** Parses untrusted DER (leaf first) with the chain-length cap; `parse` may be a caching parser. */
+export function parseChain(chain: readonly Buffer[], parse: (der: Buffer) => CertificateInfo = parseCertificate): CertificateInfo[] {
   if (!Array.isArray(chain) || chain.length === 0) throw new IdentityError('ERR_CERT_MALFORMED', 'empty certificate chain');
   if (chain.length > MAX_CHAIN_LENGTH) throw new IdentityError('ERR_CERT_CHAIN_TOO_LONG', `chain has ${chain.length} certificates, at most ${MAX_CHAIN_LENGTH} allowed`);
-  return chain.map((der) => parseCertificate(der));
+  return chain.map((der) => parse(der));
 }
 
 /**
@@ -65,16 +82,17 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
   const now = (options.now ?? new Date()).getTime();
   const skew = options.clockSkewMs ?? CLOCK_SKEW_MS;
   const leaf = certs[0]!;
+  const memo = options.signatureMemo;
   checkLeaf(leaf);
   if (options.mode === 'self') {
-    if (!selfSigned(leaf)) {
+    if (!selfSigned(leaf, memo)) {
       if (leaf.selfIssued) throw new IdentityError('ERR_CERT_TAMPERED', 'self-issued certificate signature does not verify');
       throw new IdentityError('ERR_CERT_NOT_SELF_SIGNED', 'a self-issued profile was expected, this certificate names an issuer');
     }
     checkValidity(leaf, now, skew, 'profile certificate');
     return { leaf, issuer: leaf, anchor: leaf, mode: 'self' };
   }
-  if (leaf.selfIssued && selfSigned(leaf)) {
+  if (leaf.selfIssued && selfSigned(leaf, memo)) {
     throw new IdentityError('ERR_CERT_SELF_SIGNED', 'self-signed profile certificate where a CA-issued one is required');
   }
   checkValidity(leaf, now, skew, 'profile certificate');
@@ -96,9 +114,9 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
       const named = options.trustedRoots.filter((r) => r.x509.subject === current.x509.issuer);
       if (named.length === 0) throw new IdentityError('ERR_CERT_WRONG_ISSUER', `issuer "${current.x509.issuer}" is not a trusted root`);
       // Several roots may share a name (a CA re-keyed): the one whose key verifies wins.
-      issuer = named.find((r) => signedBy(current, r)) ?? named[0]!;
+      issuer = named.find((r) => signedBy(current, r, memo)) ?? named[0]!;
     }
-    if (!signedBy(current, issuer)) {
+    if (!signedBy(current, issuer, memo)) {
       throw new IdentityError('ERR_CERT_TAMPERED', `signature of certificate ${i} does not verify with its issuer's key`);
     }
     if (!issuer.isCA || !issuer.keyCertSign) {

@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import type { CertificateVerdict } from '../types.js';
 import { parseCertificate, type CertificateInfo } from './certificate.js';
+import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_ENTRIES } from './certificate-cache.js';
 import { parseChain, verifyParsedChain, type VerifiedChain } from './chain.js';
 import { CLOCK_SKEW_MS } from './constants.js';
 import { IdentityError } from './errors.js';
@@ -40,6 +42,8 @@ export interface CertificateVerifierOptions {
   clockSkewMs?: number;
   /** Clock for tests. */
   now?: () => number;
+  /** Parsed certificates remembered (by DER hash) for peers seen again; 0 parses every time. @default 512 */
+  cacheEntries?: number;
 }
 
 /** A positive verdict carries who the peer is. */
@@ -60,7 +64,14 @@ export interface PeerVerdict extends CertificateVerdict {
 
 export interface CertificateVerifier {
   verifyPeer(chain: readonly Buffer[], staple?: Buffer): Promise<PeerVerdict>;
-  readonly stats: { verified: number; refused: number; staplesChecked: number; caQueries: number };
+  /**
+   * The public key of a (leaf) certificate, through the same parse cache `verifyPeer`
+   * uses: pass it as the secure channel's `peerPublicKey` so the channel's signature check
+   * and the verdict share one decode. Throws IdentityError for what `verifyPeer` refuses
+   * as malformed.
+   */
+  publicKeyOf(der: Buffer): KeyObject;
+  readonly stats: { verified: number; refused: number; staplesChecked: number; caQueries: number; cacheHits: number; cacheMisses: number };
 }
 
 function refuse(code: string, reason: string): PeerVerdict {
@@ -74,12 +85,26 @@ function refuse(code: string, reason: string): PeerVerdict {
  * `ERR_REVOCATION_*` code.
  */
 export function createCertificateVerifier(options: CertificateVerifierOptions): CertificateVerifier {
+  const cacheEntries = options.cacheEntries ?? DEFAULT_CERTIFICATE_CACHE_ENTRIES;
+  const cache = cacheEntries > 0 ? new CertificateCache(cacheEntries) : null;
+  const parse = cache ? (der: Buffer) => cache.parse(der) : parseCertificate;
   const roots: CertificateInfo[] = (options.trustedRoots ?? []).map((der) => parseCertificate(der));
   const policy: RevocationPolicy = options.revocationPolicy ?? { mode: 'accept-missing' };
   const maxAgeMs = policy.maxAgeMs ?? DEFAULT_STAPLE_MAX_AGE_MS;
   const skew = options.clockSkewMs ?? CLOCK_SKEW_MS;
   const clock = options.now ?? Date.now;
-  const stats = { verified: 0, refused: 0, staplesChecked: 0, caQueries: 0 };
+  const stats = {
+    verified: 0,
+    refused: 0,
+    staplesChecked: 0,
+    caQueries: 0,
+    get cacheHits(): number {
+      return cache?.stats.hits ?? 0;
+    },
+    get cacheMisses(): number {
+      return cache?.stats.misses ?? 0;
+    },
+  };
 
   async function revocation(v: VerifiedChain, staple: Buffer | undefined, now: number): Promise<PeerVerdict | StapleCheck['state']> {
     if (policy.mode === 'off') return 'missing';
@@ -110,11 +135,17 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
 
   async function verify(chain: readonly Buffer[], staple: Buffer | undefined): Promise<PeerVerdict> {
     const now = clock();
-    const certs = parseChain(chain);
+    const certs = parseChain(chain, parse);
     const leaf = certs[0]!;
     const selfIssued = leaf.selfIssued && certs.length === 1;
     const kind: 'ca' | 'self' = options.mode === 'either' ? (selfIssued ? 'self' : 'ca') : options.mode;
-    const verified = verifyParsedChain(certs, { mode: kind, trustedRoots: roots, now: new Date(now), clockSkewMs: skew });
+    const verified = verifyParsedChain(certs, {
+      mode: kind,
+      trustedRoots: roots,
+      now: new Date(now),
+      clockSkewMs: skew,
+      ...(cache ? { signatureMemo: cache.signatures } : {}),
+    });
     const email = leaf.email!;
     let digits: string | undefined;
     const peer = {
@@ -144,6 +175,7 @@ export function createCertificateVerifier(options: CertificateVerifierOptions): 
 
   return {
     stats,
+    publicKeyOf: (der) => parse(der).publicKey,
     async verifyPeer(chain, staple) {
       let verdict: PeerVerdict;
       try {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { Duplex, PassThrough } from 'node:stream';
 import { createHooks } from '../../../core/hooks.js';
@@ -186,6 +187,56 @@ describe('secure channel: handshake and data', function () {
     const [a, b] = await socketPair(res);
     const [, sr] = await Promise.allSettled([SecureChannel.connect(a, options(weak, bob)), SecureChannel.accept(b, options(bob, weak))]);
     expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
+  });
+
+  it('checks the transcript signature with the key peerPublicKey gives (a certificate cache of the caller)', async () => {
+    const read: Buffer[] = [];
+    const cached = new X509Certificate(alice.certificateDer).publicKey;
+    const [, s] = await channelPair(
+      res,
+      options(alice, bob),
+      options(bob, alice, {
+        peerPublicKey: (der) => {
+          read.push(der);
+          return cached;
+        },
+      }),
+    );
+    expect(read.length).to.equal(1);
+    expect(read[0]!.equals(alice.certificateDer)).to.equal(true);
+    expect(s.peerCertificateChain[0]!.equals(alice.certificateDer)).to.equal(true);
+    // The key really is the one the signature is checked with: another user's key fails it,
+    // a reader that throws refuses the certificate; neither reaches verifyPeer.
+    const mallory = loadIdentity('mallory');
+    const wrongKey = new X509Certificate(mallory.certificateDer).publicKey;
+    for (const [peerPublicKey, code] of [
+      [() => wrongKey, SC_ERROR.BAD_SIGNATURE],
+      [
+        () => {
+          throw new Error('cache says no');
+        },
+        SC_ERROR.BAD_CERTIFICATE,
+      ],
+    ] as const) {
+      let asked = 0;
+      const [a, b] = await socketPair(res);
+      const [cr, sr] = await Promise.allSettled([
+        SecureChannel.connect(a, options(alice, bob)),
+        SecureChannel.accept(
+          b,
+          options(bob, alice, {
+            peerPublicKey,
+            verifyPeer: async () => {
+              asked++;
+              return { ok: true };
+            },
+          }),
+        ),
+      ]);
+      expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(code);
+      expect(cr.status).to.equal('rejected');
+      expect(asked).to.equal(0);
+    }
   });
 
   it('runs over any Duplex, not only sockets (an in-memory pair, like a virtual channel)', async () => {
