@@ -4,10 +4,11 @@
  * members and mesh status, plus file-share progress when it is loaded.
  */
 import type { PluginApi } from '../../core/plugin.js';
-import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
+import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type FileShareServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
 import type { UiEvent } from './event-hub.js';
 import { publicStatus } from './routes/profile.js';
-import { memberJson, messageJson, transferJson } from './serialize.js';
+import { chatNamer, transferWithChats } from './routes/files.js';
+import { memberJson, messageJson } from './serialize.js';
 
 /** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
 const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
@@ -69,9 +70,14 @@ export class EventBridge {
       }
     }
     if (!identity || identity.status().state === 'unlocked') this.attachChat();
-    const files = this.#api.tryResolve<Subscribable>('fileShare');
+    const files = this.#api.tryResolve<FileShareServiceView>('fileShare');
     if (files && typeof files.on === 'function') {
-      for (const event of FILE_EVENTS) this.#on(files, event, (transfer: unknown) => this.#send({ type: 'file', transfer: transferJson((transfer ?? {}) as Record<string, unknown>) }));
+      const subscribable = files as FileShareServiceView & Subscribable;
+      for (const event of FILE_EVENTS) {
+        this.#on(subscribable, event, (transfer: unknown) =>
+          this.#send({ type: 'file', transfer: transferWithChats(files, (transfer ?? {}) as Record<string, unknown>, chatNamer(this.#api)) }),
+        );
+      }
     }
   }
 

@@ -64,6 +64,8 @@ export interface ChatServiceView extends Subscribable {
 export interface FileShareServiceView extends Partial<Subscribable> {
   share(path: string, chat: string): unknown;
   list(): unknown;
+  /** The chats a file belongs to: network IDs in hex (or the chat key it was shared with). */
+  chatsOf?(fileId: string): unknown;
   download?(fileId: string): unknown;
   pause?(fileId: string): unknown;
   resume?(fileId: string): unknown;

@@ -86,6 +86,11 @@ export const transferSchema = {
     done: { type: 'integer' },
     rate: { type: ['number', 'null'] },
     error: { type: ['string', 'null'] },
+    chats: {
+      type: 'array',
+      description: 'The chats it was shared in or advertised from, as this node names them',
+      items: { type: 'object', properties: { chatId: { type: 'integer' }, name: { type: 'string' } } },
+    },
   },
 } as const;
 

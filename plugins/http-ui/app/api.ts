@@ -121,6 +121,8 @@ export interface Transfer {
   done: number;
   rate: number | null;
   error: string | null;
+  /** The chats it was shared in or advertised from. */
+  chats: Array<{ chatId: number; name: string }>;
 }
 
 export interface Settings {

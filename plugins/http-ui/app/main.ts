@@ -13,6 +13,14 @@ let current: Screen | null = null;
 let profile: ProfileInfo = { available: false, status: { state: 'none' }, chat: false, fileShare: false };
 /** Renders are numbered so a slow one that finishes late does not replace a newer one. */
 let generation = 0;
+/**
+ * Events that arrive while a screen is being built (it reads its state over
+ * fetch, which takes a while) are kept and handed to it once it is shown:
+ * otherwise a mesh or member change in that window is lost and the screen shows
+ * stale state until the next change. Screens treat events as idempotent updates.
+ */
+const MAX_HELD_EVENTS = 500;
+let held: UiEvent[] | null = null;
 
 const context: Context = {
   get profile() {
@@ -52,6 +60,8 @@ async function screenFor(hash: string): Promise<{ screen: Screen; nav: string }>
 
 async function route(): Promise<void> {
   const mine = ++generation;
+  // A render that replaces one in progress keeps what that one held: those events may matter to it too.
+  held ??= [];
   let result: { screen: Screen; nav: string };
   try {
     profile = await getJson<ProfileInfo>('/api/profile');
@@ -74,6 +84,9 @@ async function route(): Promise<void> {
   who.textContent = profile.status.state === 'unlocked' ? (profile.status.email ?? '') : '';
   view.replaceChildren(...result.screen.nodes);
   view.dataset.screen = result.screen.title;
+  const missed = held ?? [];
+  held = null;
+  for (const event of missed) result.screen.onEvent?.(event);
 }
 
 function onEvent(event: UiEvent): void {
@@ -83,6 +96,7 @@ function onEvent(event: UiEvent): void {
     if (state !== profile.status.state) void route();
     return;
   }
+  if (held && held.length < MAX_HELD_EVENTS) held.push(event);
   current?.onEvent?.(event);
 }
 

@@ -175,6 +175,23 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       await page.screenshot({ path: artifactPath('chat.png'), fullPage: true });
     });
 
+    it('keeps a mesh change that comes while the chat screen is still loading', async () => {
+      const chat = stand.chat()!;
+      const chatId = (chat.list() as Array<{ chatId: number }>)[0]!.chatId;
+      // The chat summary is read first; the change comes while the members are read, before the screen shows.
+      await page.route('**/api/chats/*/members', async (route) => {
+        chat.service.emit('mesh-status', chatId, 'partial');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await route.continue();
+      });
+      try {
+        await page.reload();
+        await page.locator('#mesh-status', { hasText: 'partly connected' }).waitFor({ timeout: 10_000 });
+      } finally {
+        await page.unroute('**/api/chats/*/members');
+      }
+    });
+
     it('pages older history', async () => {
       const chat = stand.chat()!;
       const chatId = (chat.list() as Array<{ chatId: number }>)[0]!.chatId;

@@ -4,7 +4,8 @@
  * web UI's HTTP routes and WebSocket only.
  */
 import { expect } from 'chai';
-import { rendezvous, startChatNode } from './chat-nodes.js';
+import { Rendezvous } from '../../helpers/testnet.js';
+import { startChatNode } from './chat-nodes.js';
 import { openEvents } from './events.js';
 import { api, type UiNode } from './ui-node.js';
 
@@ -27,8 +28,8 @@ describe('http-ui: the API on the real identity and chat services (two nodes)', 
   const sockets: Array<Awaited<ReturnType<typeof openEvents>>> = [];
 
   before(async function () {
-    const plugin = rendezvous();
-    nodes.push(await startChatNode(plugin()), await startChatNode(plugin()));
+    const rendezvous = new Rendezvous();
+    nodes.push(await startChatNode(rendezvous.plugin()), await startChatNode(rendezvous.plugin()));
     if (!nodes[0]!.kernel.tryResolve('identity')) this.skip();
     for (const node of nodes) sockets.push(await openEvents(node));
   });

@@ -1,5 +1,5 @@
 import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type UiEvent } from '../api.js';
-import { el, errorLine, formatTime } from '../dom.js';
+import { el, errorLine, formatTime, paperClipIcon } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 import { meshLabel } from './chats.js';
 
@@ -111,6 +111,13 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
   };
 
   const mesh = el('span', { class: 'muted', id: 'mesh-status' }, chat.online ? meshLabel(chat.meshStatus) : 'offline');
+  /** Counts mesh events, so a summary read before the latest one does not overwrite it. */
+  let meshEvents = 0;
+  const refreshMesh = async (): Promise<void> => {
+    const seen = meshEvents;
+    const now = (await getJson<Chat[]>('/api/chats')).find((c) => c.chatId === chatId);
+    if (now && seen === meshEvents) mesh.textContent = now.online ? meshLabel(now.meshStatus) : 'offline';
+  };
   const typing = el('div', { class: 'typing muted', id: 'typing', 'aria-live': 'polite' });
   let typingTimer: number | undefined;
   const error = errorLine();
@@ -174,7 +181,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     for (const file of picker.files ?? []) shareFile(file);
     picker.value = '';
   });
-  const attach = el('button', { type: 'button', class: 'attach', title: 'Share a file (or drop it on the conversation)', 'aria-label': 'Share a file' }, '📎');
+  const attach = el('button', { type: 'button', class: 'attach', title: 'Share a file (or drop it on the conversation)', 'aria-label': 'Share a file' }, paperClipIcon());
   attach.addEventListener('click', () => picker.click());
   if (ctx.profile.fileShare) {
     composer.prepend(attach, picker);
@@ -243,9 +250,12 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           break;
         }
         case 'member':
+          // A member came or went: the member list, and the mesh status as the service sees it now.
           void refreshMembers().catch(() => undefined);
+          void refreshMesh().catch(() => undefined);
           break;
         case 'mesh':
+          meshEvents++;
           mesh.textContent = meshLabel((event as { status: string }).status);
           break;
       }
