@@ -12,6 +12,7 @@ import { addFileRoutes } from './routes/files.js';
 import { addNodeRoutes } from './routes/node.js';
 import { addProfileRoutes } from './routes/profile.js';
 import { addSettingsRoutes } from './routes/settings.js';
+import { READ_MARKER_MIGRATIONS } from './read-markers.js';
 import { newToken } from './security.js';
 import { PACKAGE_ROOT, startUiServer, type UiServer } from './server.js';
 import type { UiEvent } from './event-hub.js';
@@ -63,6 +64,9 @@ export default definePlugin<HttpUiOptions>({
       publish,
     };
     api.register('httpUi', service);
+    api.hooks.migrations.tap('http-ui', (registry) => {
+      for (const migration of READ_MARKER_MIGRATIONS) registry.add(migration);
+    });
 
     api.hooks.start.tapPromise('http-ui', async () => {
       server = await startUiServer({

@@ -167,6 +167,12 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       const theirs = page.locator(`#messages li.incoming[data-id="${id.toString('hex')}"]`);
       await theirs.waitFor();
       expect(await theirs.locator('.sender').textContent()).to.equal('carol@example.org');
+      // Shown in the open chat: the page reports it read, so it does not count as unread.
+      await page.waitForFunction(
+        async (open) => ((await (await fetch('/api/chats')).json()) as Array<{ chatId: number; unread: number }>).find((c) => c.chatId === open)?.unread === 0,
+        chatId,
+        { polling: 100, timeout: 10_000 },
+      );
 
       chat.service.emit('member-online', chatId, 'carol@example.org');
       await page.locator('#members li[data-identity="carol@example.org"]', { hasText: 'safety number' }).waitFor();

@@ -102,6 +102,40 @@ describe('http-ui: the API on the real identity and chat services (two nodes)', 
     expect((await api(bob, '/api/search?q=bob')).json().hits.map((m: { id: string }) => m.id)).to.deep.equal([sent.id]);
   });
 
+  it('keeps unread counts in its own table: they survive a restart, and reading clears them', async () => {
+    const [alice, bob] = nodes as [UiNode, UiNode];
+    const a = (await api(alice, '/api/chats')).json()[0];
+    const b = (await api(bob, '/api/chats')).json()[0];
+    for (const text of ['one for later', 'two for later']) {
+      expect((await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text } })).status).to.equal(200);
+    }
+    await until('two unread at bob', async () => ((await api(bob, '/api/chats')).json()[0].unread === 2 ? true : undefined));
+
+    sockets[1]!.close();
+    await bob.restart();
+    sockets[1] = await openEvents(bob);
+    expect((await api(bob, '/api/profile/unlock', { method: 'POST', body: { password: PASSWORD } })).status).to.equal(200);
+    expect((await api(bob, '/api/chats')).json()[0]).to.include({ chatId: b.chatId, unread: 2 });
+
+    // Opening the chat (its newest page) reads it.
+    const page = (await api(bob, `/api/chats/${b.chatId}/messages?limit=1`)).json();
+    expect(page.messages[0].text).to.equal('two for later');
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(0);
+    await until('alice and bob connected again', async () => ((await api(alice, '/api/chats')).json()[0].meshStatus === 'full' ? true : undefined));
+    const sent = (await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text: 'seen live' } })).json();
+    const live = await sockets[1]!.waitFor((e) => e.type === 'message' && e.message.id === sent.id);
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(1);
+    // The open page reports a live message it showed.
+    const read = await api(bob, `/api/chats/${b.chatId}/read`, { method: 'POST', body: { seq: live.message.seq } });
+    expect(read.json()).to.deep.equal({ ok: true });
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(0);
+    // An older marker does not clear a newer message.
+    const newer = (await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text: 'not seen yet' } })).json();
+    await sockets[1]!.waitFor((e) => e.type === 'message' && e.message.id === newer.id);
+    await api(bob, `/api/chats/${b.chatId}/read`, { method: 'POST', body: { seq: live.message.seq } });
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(1);
+  });
+
   it('leaves a chat', async () => {
     const [alice] = nodes as [UiNode, UiNode];
     const chatId = (await api(alice, '/api/chats')).json()[0].chatId;

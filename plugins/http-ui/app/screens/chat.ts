@@ -7,6 +7,8 @@ const PAGE_SIZE = 50;
 /** Tell peers we are typing at most this often; show their indicator this long. */
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 5000;
+/** Live messages read in a burst are reported once, this long after the last. */
+const READ_REPORT_MS = 500;
 
 interface Shown {
   message: Message;
@@ -197,6 +199,24 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     });
   }
 
+  // Live messages shown while the page is in view are read: tell the node (once per burst), so unread counts stay right.
+  let readUpTo = 0;
+  let reported = 0;
+  let readTimer: number | undefined;
+  const reportRead = (): void => {
+    if (document.visibilityState !== 'visible' || readUpTo <= reported) return;
+    clearTimeout(readTimer);
+    readTimer = window.setTimeout(() => {
+      const seq = readUpTo;
+      void postJson(`/api/chats/${chatId}/read`, { seq }).then(() => (reported = Math.max(reported, seq))).catch(() => undefined);
+    }, READ_REPORT_MS);
+  };
+  const markRead = (seq: number): void => {
+    readUpTo = Math.max(readUpTo, seq);
+    reportRead();
+  };
+  document.addEventListener('visibilitychange', reportRead);
+
   const leave = el('button', { type: 'button', class: 'link danger', id: 'leave' }, 'Leave');
   leave.addEventListener('click', () => {
     if (!confirm(`Leave "${chat.name}"? Its history is deleted from this device.`)) return;
@@ -234,6 +254,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           const message = (event as { message: Message }).message;
           append(message);
           typing.textContent = '';
+          if (!message.outgoing) markRead(message.seq);
           break;
         }
         case 'delivery': {
@@ -260,6 +281,12 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           break;
       }
     },
-    dispose: () => clearTimeout(typingTimer),
+    dispose: () => {
+      clearTimeout(typingTimer);
+      clearTimeout(readTimer);
+      // Leaving the page before the report went: send it now.
+      if (readUpTo > reported) void postJson(`/api/chats/${chatId}/read`, { seq: readUpTo }).catch(() => undefined);
+      document.removeEventListener('visibilitychange', reportRead);
+    },
   };
 }
