@@ -32,7 +32,11 @@ export interface Subscribable {
 
 /** `resolve('identity')`: the profile of a node whose config names one. Events: 'unlocked', 'locked'. */
 export interface IdentityServiceView extends Subscribable {
+  /** The unlocked profile (core/identity's Profile), for the CA registration; absent while locked. */
+  readonly profile?: unknown;
   status(): IdentityStatus;
+  /** Saves the unlocked profile to its file (after the CA's certificate was adopted). */
+  persist?(): Promise<unknown>;
   create(input: CreateProfileInput, onProgress?: (progress: unknown) => void): Promise<unknown>;
   unlock(password: string): Promise<unknown>;
   lock(): unknown;

@@ -71,11 +71,23 @@ export interface IdentityStatus {
   safetyNumber?: string;
 }
 
+/** A registration with a certification authority waiting for the mailed code. */
+export interface Registration {
+  state: 'registering' | 'code-sent' | 'failed';
+  email: string;
+  caUrl: string;
+  caName: string;
+  caFingerprint: string;
+  expiresAt: number | null;
+  error: string | null;
+}
+
 export interface ProfileInfo {
   available: boolean;
   status: IdentityStatus;
   chat: boolean;
   fileShare: boolean;
+  registration?: Registration | null;
 }
 
 export interface Chat {
@@ -140,6 +152,7 @@ export type UiEvent =
   | { type: 'member'; chatId: number; member: Member }
   | { type: 'mesh'; chatId: number; status: string }
   | { type: 'file'; transfer: Transfer }
+  | { type: 'registration'; registration: Registration | null }
   | { type: string; [key: string]: unknown };
 
 /** One WebSocket for live events; reconnects with back-off while the page is open. */

@@ -5,7 +5,7 @@ import { chatScreen } from './screens/chat.js';
 import { chatListScreen, joinScreen } from './screens/chats.js';
 import { connectivityScreen } from './screens/connectivity.js';
 import { filesScreen } from './screens/files.js';
-import { firstRunScreen, unlockScreen } from './screens/profile.js';
+import { caCodeScreen, firstRunScreen, unlockScreen } from './screens/profile.js';
 import { settingsScreen } from './screens/settings.js';
 
 const view = document.getElementById('view')!;
@@ -51,6 +51,7 @@ async function screenFor(hash: string): Promise<{ screen: Screen; nav: string }>
     };
   }
   if (profile.status.state === 'none') return { screen: firstRunScreen(context), nav: 'chats' };
+  if (profile.registration && profile.status.state === 'unlocked') return { screen: caCodeScreen(context, profile.registration), nav: 'chats' };
   if (profile.status.state === 'locked' || !profile.chat) return { screen: unlockScreen(context), nav: 'chats' };
   if (name === 'chat' && arg && /^\d+$/.test(arg)) return { screen: await chatScreen(context, Number(arg)), nav: 'chats' };
   if (name === 'join') return { screen: joinScreen(context), nav: 'chats' };
@@ -94,6 +95,11 @@ function onEvent(event: UiEvent): void {
   if (event.type === 'identity') {
     const state = (event as { status: { state: string } }).status.state;
     if (state !== profile.status.state) void route();
+    return;
+  }
+  // A registration with a CA moved on (code sent, failed, done): its screen is drawn from the new state.
+  if (event.type === 'registration') {
+    void route();
     return;
   }
   if (held && held.length < MAX_HELD_EVENTS) held.push(event);
