@@ -1,4 +1,5 @@
 /** The node's local API. The access token travels in an HttpOnly cookie set by the server. */
+import type { OptionsSchema } from './schema-form.js';
 
 /** An API error: the server's stable code and its message for people. */
 export class ApiError extends Error {
@@ -140,7 +141,16 @@ export interface Transfer {
 export interface Settings {
   source: string | null;
   restartNeeded: boolean;
-  plugins: Array<{ name: string; enabled: boolean; options: Record<string, unknown>; state: string; description?: string; reason?: string }>;
+  plugins: Array<{
+    name: string;
+    enabled: boolean;
+    options: Record<string, unknown>;
+    state: string;
+    description?: string;
+    reason?: string;
+    /** The plugin's options schema; the options form is drawn from it. */
+    optionsSchema: OptionsSchema | null;
+  }>;
 }
 
 export type UiEvent =
