@@ -45,13 +45,17 @@ function readRaw(source: string): RawConfig {
   return raw as RawConfig;
 }
 
-/** A plugin's options schema, or null when its module cannot be read (the page then offers no form). */
-async function optionsSchemaOf(name: string, configDir: string): Promise<Record<string, unknown> | null> {
+/**
+ * A plugin's options schema and description from its module, also when it is
+ * not running; a module that cannot be read gives neither (the page then offers no form).
+ */
+async function definitionOf(name: string, configDir: string): Promise<{ schema: Record<string, unknown> | null; description?: string }> {
   try {
-    const schema = (await importPluginDefinition(name, configDir)).optionsSchema;
-    return schema && typeof schema === 'object' ? (schema as Record<string, unknown>) : null;
+    const definition = await importPluginDefinition(name, configDir);
+    const schema = definition.optionsSchema && typeof definition.optionsSchema === 'object' ? (definition.optionsSchema as Record<string, unknown>) : null;
+    return { schema, ...(typeof definition.description === 'string' ? { description: definition.description } : {}) };
   } catch {
-    return null;
+    return { schema: null };
   }
 }
 
@@ -69,21 +73,22 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
     const running = new Map(api.resolve('plugins').status().filter((p) => p.origin !== 'inline').map((p) => [p.name, p]));
     const names = [...new Set([...BUILT_IN_PLUGINS, ...Object.keys(saved), ...running.keys()])];
     let restartNeeded = false;
-    const schemas = await Promise.all(names.map((name) => optionsSchemaOf(name, configDir)));
+    const definitions = await Promise.all(names.map((name) => definitionOf(name, configDir)));
     const plugins = names.map((name, i) => {
       const enabled = name in saved && saved[name] !== false;
       const status = running.get(name);
       const state = status?.state ?? 'absent';
       if (enabled !== (state === 'loaded') && state !== 'failed') restartNeeded = true;
       const entry = saved[name];
+      const description = status?.description ?? definitions[i]!.description;
       return {
         name,
         enabled,
         options: entry && typeof entry === 'object' ? entry : {},
         state,
-        ...(status?.description ? { description: status.description } : {}),
+        ...(description ? { description } : {}),
         ...(status?.reason ? { reason: status.reason } : {}),
-        optionsSchema: schemas[i] ?? null,
+        optionsSchema: definitions[i]!.schema,
       };
     });
     return { source, restartNeeded, plugins };

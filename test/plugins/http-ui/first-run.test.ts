@@ -81,6 +81,10 @@ suite(`http-ui: first run with a CA-issued profile or a profile file${missing}`,
     const first = codeFrom(await smtp.waitFor('carol@example.org'));
     expect(await page.locator('#ca-code .mono').textContent()).to.match(/^[0-9a-f]{40,}$/);
     await page.screenshot({ path: artifactPath('first-run-ca-code.png'), fullPage: true });
+    await page.setViewportSize({ width: 360, height: 640 });
+    expect((await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number).to.be.at.most(0);
+    await page.screenshot({ path: artifactPath('first-run-ca-code-narrow.png'), fullPage: true });
+    await page.setViewportSize({ width: 1000, height: 720 });
 
     // A wrong code is refused and the screen stays; a new code can be asked for.
     await page.fill('input[name=code]', first === '00000000' ? '00000001' : '00000000');
