@@ -101,9 +101,15 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
         await trackers.locator('input[name="trackers.announce.default"]').uncheck();
         await trackers.locator('textarea[name="trackers.announce"]').fill('udp://127.0.0.1:6969\nhttp://127.0.0.1:8000/announce');
         await trackers.locator('input[name="trackers.fastIntervalSeconds"]').fill('60');
+        await trackers.locator('input[name="trackers.allowPrivateAddresses"]').check();
+        // Nested objects the form cannot draw are JSON, read before anything is sent.
+        await trackers.locator('textarea[name="trackers.networks"]').fill('{ "ab": ');
+        await trackers.locator('button[type=submit]').click();
+        await trackers.locator('.error', { hasText: 'Networks: not valid JSON' }).waitFor();
+        await trackers.locator('textarea[name="trackers.networks"]').fill('');
         await trackers.locator('button[type=submit]').click();
         await trackers.locator('.saved', { hasText: 'Saved' }).waitFor();
-        expect(saved().trackers).to.deep.equal({ announce: ['udp://127.0.0.1:6969', 'http://127.0.0.1:8000/announce'], fastIntervalSeconds: 60 });
+        expect(saved().trackers).to.deep.equal({ announce: ['udp://127.0.0.1:6969', 'http://127.0.0.1:8000/announce'], allowPrivateAddresses: true, fastIntervalSeconds: 60 });
 
         // The node checks the form's values against the same schema: a malformed bootstrap entry is refused, the file kept.
         const dht = page.locator('form.plugin-options[data-plugin=dht]');

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -128,6 +129,23 @@ suite(`http-ui: first run with a CA-issued profile or a profile file${missing}`,
     const bytes = readFileSync(file);
     bytes[bytes.length - 5]! ^= 0x40;
     writeFileSync(damaged, bytes);
+
+    // Bounded fuzz of the import route: random bytes, truncations and bit flips are refused, never a 500, never placed.
+    const cases: Buffer[] = [];
+    for (let i = 0; i < 12; i++) cases.push(randomBytes(1 + randomInt(4096)));
+    for (let i = 0; i < 12; i++) cases.push(bytes.subarray(0, randomInt(bytes.length)));
+    for (let i = 0; i < 12; i++) {
+      const flipped = Buffer.from(readFileSync(file));
+      flipped[randomInt(flipped.length)]! ^= 1 << randomInt(8);
+      cases.push(flipped);
+    }
+    for (const content of cases) {
+      if (content.length === 0) continue;
+      const answer = await api(node, '/api/profile/import', { method: 'POST', body: { file: content.toString('base64'), password: PASSWORD } });
+      expect(answer.status, answer.body).to.be.oneOf([400, 403]);
+      expect(answer.json().code).to.match(/^ERR_/);
+    }
+    expect(existsSync(node.kernel.config.profile!)).to.equal(false);
 
     await page.goto(node.url);
     await page.locator('#first-run').waitFor();
