@@ -120,6 +120,10 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     }, [...bytes]);
     await pageA.dispatchEvent('#view .scroller', 'drop', { dataTransfer });
     await pageA.locator('#share-status', { hasText: 'Shared report 2026.bin' }).waitFor({ timeout: 30_000 });
+    await pageA.locator('#chat-files li[data-state=done]', { hasText: 'report 2026.bin' }).waitFor();
+    // The other page's open chat lists the offer beside its members, live.
+    await pageB.locator('#chat-files li[data-state=advertised]', { hasText: 'report 2026.bin' }).locator('button[data-action=download]').waitFor({ timeout: 30_000 });
+    await pageB.screenshot({ path: artifactPath('two-nodes-offer.png'), fullPage: true });
 
     await pageB.click('#nav a[data-view=files]');
     const offered = pageB.locator('#transfers li', { hasText: 'report 2026.bin' });

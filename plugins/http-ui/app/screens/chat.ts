@@ -1,7 +1,8 @@
-import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type UiEvent } from '../api.js';
+import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type Transfer, type UiEvent } from '../api.js';
 import { el, errorLine, formatTime, paperClipIcon } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 import { meshLabel } from './chats.js';
+import { transferRow } from './files.js';
 
 const PAGE_SIZE = 50;
 /** Tell peers we are typing at most this often; show their indicator this long. */
@@ -9,6 +10,7 @@ const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 5000;
 /** Live messages read in a burst are reported once, this long after the last. */
 const READ_REPORT_MS = 500;
+const FILES_REFRESH_MS = 200;
 
 interface Shown {
   message: Message;
@@ -171,7 +173,8 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     })
       .then(async (response) => {
         if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
-        shareStatus.textContent = `Shared ${file.name}. Progress is on the Files page.`;
+        shareStatus.textContent = `Shared ${file.name}.`;
+        void refreshFiles().catch(() => undefined);
       })
       .catch((err: unknown) => {
         shareStatus.textContent = '';
@@ -225,13 +228,30 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
       .catch((err: unknown) => error.set(err));
   });
 
-  await Promise.all([loadPage(), refreshMembers()]);
+  // Side panels start open where there is room for them.
+  const wide = window.matchMedia('(min-width: 760px)').matches;
+  // The files shared in this chat (by anyone), with their progress and actions, beside the members.
+  const files = el('ul', { class: 'transfers chat-files', id: 'chat-files' });
+  const filesSummary = el('summary', {}, 'Files');
+  const filesPanel = el('details', { class: 'panel files-panel', hidden: '' }, filesSummary, files);
+  filesPanel.open = wide;
+  const refreshFiles = async (): Promise<void> => {
+    const all = await getJson<Transfer[]>('/api/files');
+    const mine = all.filter((t) => t.chats.some((c) => c.chatId === chatId));
+    files.replaceChildren(...mine.map((t) => transferRow(t, error, () => void refreshFiles().catch(() => undefined), { showChats: false })));
+    filesSummary.textContent = `Files (${mine.length})`;
+    filesPanel.hidden = mine.length === 0;
+  };
+  let filesTimer: number | undefined;
+
+  await Promise.all([loadPage(), refreshMembers(), ctx.profile.fileShare ? refreshFiles().catch(() => undefined) : undefined]);
+  // After the screen is shown (the router attaches it once this returns).
   requestAnimationFrame(() => {
     scroller.scrollTop = scroller.scrollHeight;
   });
 
   const details = el('details', { class: 'panel member-panel' }, el('summary', {}, 'Members'), members);
-  if (window.matchMedia('(min-width: 760px)').matches) details.open = true;
+  details.open = wide;
 
   return {
     title: chat.name,
@@ -245,9 +265,15 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         mesh,
         leave,
       ),
-      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), details),
+      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), el('aside', { class: 'chat-side' }, details, filesPanel)),
     ],
     onEvent(event: UiEvent) {
+      if (event.type === 'file') {
+        // Progress comes a few times a second per file: one refresh per burst.
+        clearTimeout(filesTimer);
+        filesTimer = window.setTimeout(() => void refreshFiles().catch(() => undefined), FILES_REFRESH_MS);
+        return;
+      }
       if (!('chatId' in event) || event.chatId !== chatId) return;
       switch (event.type) {
         case 'message': {
@@ -284,6 +310,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     dispose: () => {
       clearTimeout(typingTimer);
       clearTimeout(readTimer);
+      clearTimeout(filesTimer);
       // Leaving the page before the report went: send it now.
       if (readUpTo > reported) void postJson(`/api/chats/${chatId}/read`, { seq: readUpTo }).catch(() => undefined);
       document.removeEventListener('visibilitychange', reportRead);

@@ -2,7 +2,8 @@ import { getJson, postJson, type Transfer, type UiEvent } from '../api.js';
 import { el, errorLine, formatBytes } from '../dom.js';
 import type { Screen } from '../screen.js';
 
-function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, refresh: () => void): HTMLLIElement {
+/** One file with its progress and what can be done with it (download, pause, resume, cancel, open). */
+export function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, refresh: () => void, options: { showChats?: boolean } = {}): HTMLLIElement {
   const bar = el('progress', { max: String(Math.max(transfer.size, 1)) });
   bar.value = transfer.done;
   const action = (name: string, label: string): HTMLButtonElement => {
@@ -20,7 +21,7 @@ function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, re
   if (transfer.direction === 'in' && (transfer.state === 'active' || transfer.state === 'paused')) actions.push(action('cancel', 'Cancel'));
   if (transfer.state === 'done') actions.push(el('a', { href: `/api/files/${encodeURIComponent(transfer.id)}/content`, download: transfer.name, class: 'open' }, 'Open'));
   const rate = transfer.rate && transfer.state === 'active' ? ` · ${formatBytes(transfer.rate)}/s` : '';
-  const chats = transfer.chats.flatMap((chat, i) => [i > 0 ? ', ' : ' in ', el('a', { href: `#/chat/${chat.chatId}`, class: 'chat-link' }, chat.name)]);
+  const chats = (options.showChats === false ? [] : transfer.chats).flatMap((chat, i) => [i > 0 ? ', ' : ' in ', el('a', { href: `#/chat/${chat.chatId}`, class: 'chat-link' }, chat.name)]);
   return el(
     'li',
     { class: 'transfer', 'data-transfer': transfer.id, 'data-state': transfer.state },
