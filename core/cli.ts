@@ -6,8 +6,9 @@ import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
 import { runDemo } from './demo.js';
 import { untilInterrupted } from './interrupt.js';
-import { addIdentityCommands } from './identity/cli.js';
+import { addIdentityCommands, readPassword } from './identity/cli.js';
 import { addChatCommands } from './node/cli.js';
+import type { IdentityService } from './node/identity-service.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -42,8 +43,8 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
     .command(
       'start',
       'Run a node with the plugins in the config',
-      () => {},
-      async (args) => runNode(readConfig(args as GlobalArgs), io),
+      (start) => start.option('password-file', { type: 'string', describe: 'Unlock the profile with the password in this file (or $BITCHAT_PASSWORD); else unlock it in the web UI' }),
+      async (args) => runNode(readConfig(args as GlobalArgs), io, args['password-file']),
     )
     .command(
       'plugins',
@@ -114,9 +115,15 @@ async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
   kernel.hooks.cliCommands.call(cli);
 }
 
-async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
+async function runNode(config: KernelConfig, io: CliIo, passwordFile: string | undefined): Promise<void> {
   const kernel = await Kernel.create({ config });
   await kernel.start();
+  try {
+    await unlockAtStart(kernel, passwordFile);
+  } catch (err) {
+    await kernel.stop();
+    throw err;
+  }
   // Listen for Ctrl-C before saying it works.
   const stopped = untilInterrupted();
   const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').map((p) => p.name);
@@ -124,12 +131,23 @@ async function runNode(config: KernelConfig, io: CliIo): Promise<void> {
   io.out(`  config:  ${config.source ?? 'embedded default (no config file yet)'}`);
   io.out(`  data:    ${config.dataDir}`);
   io.out(`  plugins: ${loaded.length ? loaded.join(', ') : 'none'}`);
+  const identity = (kernel.tryResolve('identity') as IdentityService | undefined)?.status();
+  if (identity) io.out(`  profile: ${identity.state === 'unlocked' ? `${identity.email}, unlocked` : identity.state === 'locked' ? 'locked (unlock it in the web UI)' : 'none yet'}`);
+  if (kernel.controlServer) io.out(`  control: ${kernel.controlServer.path} (bitchat send, status, ... reach this node)`);
   const ui = kernel.tryResolve('httpUi') as { url: string | null } | undefined;
   if (ui?.url) io.out(`  web UI:  ${ui.url}`);
   io.out('Press Ctrl-C to stop.');
   await stopped;
   io.out('stopping...');
   await kernel.stop();
+}
+
+/** With `--password-file` or `$BITCHAT_PASSWORD`, a node with a locked profile unlocks at start (so the CLI can use it headless). */
+async function unlockAtStart(kernel: Kernel, passwordFile: string | undefined): Promise<void> {
+  const identity = kernel.tryResolve('identity') as IdentityService | undefined;
+  if (!identity || identity.status().state !== 'locked') return;
+  if (passwordFile === undefined && process.env['BITCHAT_PASSWORD'] === undefined) return;
+  await identity.unlock(await readPassword({ ...(passwordFile !== undefined ? { 'password-file': passwordFile } : {}) }));
 }
 
 export function printPluginTable(statuses: readonly PluginStatus[], io: CliIo): void {

@@ -15,6 +15,7 @@ import type {
   PeerStream,
 } from './types.js';
 import type { MigrationRegistry } from './storage.js';
+import type { ControlMethodRegistry } from './control/registry.js';
 
 /**
  * Every extension point of the kernel, declared once. A kernel owns one frozen
@@ -49,6 +50,8 @@ export interface KernelHooks {
   readonly cliCommands: SyncHook<[Argv]>;
   /** Plugins register their database migrations. */
   readonly migrations: SyncHook<[MigrationRegistry]>;
+  /** Plugins add methods to the local control socket (called once as the node starts). */
+  readonly controlMethods: SyncHook<[ControlMethodRegistry]>;
 }
 
 export type HookName = keyof KernelHooks;
@@ -69,6 +72,7 @@ export function createHooks(): KernelHooks {
     httpRoutes: new AsyncSeriesHook<[FastifyInstance]>(['fastify'], 'httpRoutes'),
     cliCommands: new SyncHook<[Argv]>(['yargs'], 'cliCommands'),
     migrations: new SyncHook<[MigrationRegistry]>(['registry'], 'migrations'),
+    controlMethods: new SyncHook<[ControlMethodRegistry]>(['registry'], 'controlMethods'),
   });
 }
 

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { KernelConfig } from './config.js';
 import { ConnectionManager, tapDirectDial } from './connection/index.js';
+import { ControlMethods } from './control/registry.js';
+import { ControlServer } from './control/server.js';
+import { controlSocketPath } from './control/socket-file.js';
+import { registerCoreMethods } from './control/chat-methods.js';
 import { BitChatError, PluginError, ServiceError } from './errors.js';
 import { createHooks, type HookName, type KernelHooks, type TapOnlyHooks } from './hooks.js';
 import { createLogger } from './logger.js';
@@ -66,6 +70,8 @@ export interface KernelOptions extends NodeRuntimeOptions {
    * (for `bitchat plugins`); a node that is to run fails instead.
    */
   tolerant?: boolean;
+  /** Listen on the local control socket (`<dataDir>/control/node.sock`) while running. @default true */
+  control?: boolean;
 }
 
 const HOOK_NAMES = Object.keys(createHooks()) as HookName[];
@@ -88,6 +94,9 @@ export class Kernel {
   #status: PluginStatus[] = [];
   #stopErrors: Error[] = [];
   #node!: NodeRuntime;
+  #controlEnabled = true;
+  #controlMethods: ControlMethods | undefined;
+  #control: ControlServer | undefined;
 
   private constructor(config: KernelConfig, logger: Logger) {
     this.config = config;
@@ -109,6 +118,7 @@ export class Kernel {
   static async create(options: KernelOptions): Promise<Kernel> {
     const logger = options.logger ?? createLogger(options.config.logLevel);
     const kernel = new Kernel(options.config, logger);
+    kernel.#controlEnabled = options.control ?? true;
     kernel.#node = new NodeRuntime(
       {
         hooks: kernel.hooks,
@@ -126,6 +136,16 @@ export class Kernel {
 
   get state(): KernelState {
     return this.#state;
+  }
+
+  /** The control methods (core's and plugins'), once the kernel started; the CLI calls them in-process when it runs the node itself. */
+  get controlMethods(): ControlMethods | undefined {
+    return this.#controlMethods;
+  }
+
+  /** The control socket while it listens (not when disabled or when it could not start). */
+  get controlServer(): ControlServer | undefined {
+    return this.#control;
   }
 
   /** Every plugin the config names, loaded or not, with why and what it taps. */
@@ -161,6 +181,7 @@ export class Kernel {
       await this.connections.start({ listen: networkPolicyOf(this).allowListen });
       await this.hooks.start.promise();
       await this.#node.start();
+      await this.#startControl();
     } catch (err) {
       // Whatever did start is closed again: stop taps tolerate a partial start.
       await this.#runStop();
@@ -195,9 +216,30 @@ export class Kernel {
     }
   }
 
+  /** Collects the control methods and, last (the node is whole by then), opens the control socket. */
+  async #startControl(): Promise<void> {
+    const methods = new ControlMethods();
+    registerCoreMethods(methods, this);
+    this.hooks.controlMethods.call(methods);
+    this.#controlMethods = methods;
+    if (!this.#controlEnabled) return;
+    const server = new ControlServer({ path: controlSocketPath(this.config.dataDir), methods, logger: this.logger.child({ component: 'control' }) });
+    try {
+      await server.start();
+      this.#control = server;
+    } catch (err) {
+      // The node still chats; only the CLI of another terminal cannot reach it.
+      this.logger.warn({ err }, 'the control socket did not start');
+    }
+  }
+
   async #runStop(): Promise<void> {
     this.#stopErrors = [];
     this.#state = 'stopping';
+    // First: no local request may run while the node takes itself apart.
+    const control = this.#control;
+    this.#control = undefined;
+    await control?.stop().catch((err: unknown) => this.logger.warn({ err }, 'the control socket did not close cleanly'));
     try {
       await this.#node.stop();
     } catch (err) {

@@ -1,27 +1,34 @@
 /**
  * `bitchat join <group>`, `bitchat chat <email>`, `bitchat send <chat> <text>`,
- * `bitchat history <chat>`. The profile password comes from `--password-file`,
- * `$BITCHAT_PASSWORD` or a hidden prompt. `join` and `chat` run a node until Ctrl-C
- * and print what arrives; `send` runs one until the online members acknowledged (or
- * `--wait` ran out); `history` reads the local store without going online.
+ * `bitchat history <chat>` and `bitchat status`.
+ *
+ * When a node runs on the config's data folder (`bitchat start`, or a `join` in
+ * another terminal), the commands go through its control socket: the chat comes
+ * online in that node, and no password is asked (the node is already unlocked).
+ * Otherwise `join`, `chat` and `send` run a node in this process (the profile
+ * password from `--password-file`, `$BITCHAT_PASSWORD` or a hidden prompt) and
+ * call the same control methods in-process; `history` reads the local store
+ * without going online; `status` needs a running node.
  */
 import { untilInterrupted } from '../interrupt.js';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { CHAT_MIGRATIONS } from '../chat/history-migrations.js';
-import { HistoryStore, type StoredMessage } from '../chat/history-store.js';
+import { HistoryStore } from '../chat/history-store.js';
 import { loadConfig, type KernelConfig } from '../config.js';
+import { messageJson, type ChatJson, type MessageJson, type NodeStatusJson, type SendResultJson } from '../control/chat-methods.js';
+import { ControlClient, InProcessCaller, type ControlCaller } from '../control/client.js';
+import { ControlError, ControlErrorCode } from '../control/errors.js';
+import { controlSocketPath } from '../control/socket-file.js';
 import { readPassword } from '../identity/cli.js';
 import { loadProfile } from '../identity/profile.js';
 import { Kernel } from '../kernel.js';
 import { DATABASE_FILE_NAME, Storage } from '../storage.js';
-import type { ChatNode } from './chat-node.js';
 import { HISTORY_KEY_SETTING } from './chat-node.js';
 import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
 
 const DEFAULT_SEND_WAIT_S = 10;
 const DEFAULT_HISTORY_LIMIT = 20;
-const POLL_MS = 100;
 
 export interface ChatCliIo {
   out(line: string): void;
@@ -39,14 +46,28 @@ function readConfig(args: CommonArgs): KernelConfig {
   return args.logLevel ? { ...config, logLevel: args.logLevel } : config;
 }
 
-function line(m: StoredMessage): string {
-  const when = new Date(m.hlc.wallMs).toISOString().replace('T', ' ').slice(0, 19);
+function line(m: MessageJson): string {
+  const when = new Date(m.sentAt).toISOString().replace('T', ' ').slice(0, 19);
   return `[${when}] ${m.sender}: ${m.text ?? `(type ${m.type})`}`;
 }
 
-/** A running, unlocked node and its chat service. */
-async function openNode(args: CommonArgs): Promise<{ kernel: Kernel; chat: ChatNode }> {
+/** The node running on the config's data folder, if one answers on its control socket. */
+function runningNode(config: KernelConfig): Promise<ControlClient | undefined> {
+  return ControlClient.connect(controlSocketPath(config.dataDir));
+}
+
+interface NodeLink {
+  caller: ControlCaller;
+  /** True when the calls go to a node of another process. */
+  remote: boolean;
+  close(): Promise<void>;
+}
+
+/** The running node's socket, else a node this process starts, unlocks and stops again in `close`. */
+async function linkToNode(args: CommonArgs): Promise<NodeLink> {
   const config = readConfig(args);
+  const client = await runningNode(config);
+  if (client) return { caller: client, remote: true, close: async () => client.close() };
   if (config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
   const password = await readPassword(args);
   const kernel = await Kernel.create({ config });
@@ -57,113 +78,167 @@ async function openNode(args: CommonArgs): Promise<{ kernel: Kernel; chat: ChatN
     await kernel.stop();
     throw err;
   }
-  return { kernel, chat: kernel.resolve('chat') };
+  const caller = new InProcessCaller(kernel.controlMethods!);
+  return {
+    caller,
+    remote: false,
+    close: async () => {
+      caller.close();
+      await kernel.stop();
+    },
+  };
 }
 
-function findChat(chat: ChatNode, name: string): number {
-  const wanted = name.trim().toLowerCase();
-  const found = chat.list().find((c) => c.name.toLowerCase() === wanted);
-  if (!found) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `no chat named "${name}" (join it first)`);
-  return found.chatId;
-}
-
-async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCliIo, open: (chat: ChatNode) => Promise<{ chatId: number; name: string }>): Promise<void> {
-  const { kernel, chat } = await openNode(args);
+/** Opens a chat (`chat.join` / `chat.open`), prints its last messages, then what happens in it until Ctrl-C. */
+async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCliIo, method: string, params: Record<string, unknown>): Promise<void> {
+  const link = await linkToNode(args);
   try {
-    const { chatId, name } = await open(chat);
-    chat.on('message', (id: number, m: StoredMessage) => id === chatId && io.out(line(m)));
-    chat.on('member', (id: number, e: { identity: string; online: boolean }) => id === chatId && io.out(`* ${e.identity} is ${e.online ? 'online' : 'offline'}`));
-    chat.on('mesh', (id: number, status: string) => id === chatId && io.err(`(mesh: ${status})`));
-    io.out(`in "${name}" on port ${kernel.connections.localPort}; Ctrl-C to leave (the chat stays joined)`);
-    for (const m of chat.history(chatId, { limit: DEFAULT_HISTORY_LIMIT }).messages.reverse()) io.out(line(m));
-    await untilInterrupted(args['exit-after']);
+    const { caller } = link;
+    const chat = await caller.call<ChatJson>(method, params);
+    const { port } = await caller.call<NodeStatusJson>('node.status');
+    const where = link.remote ? `the running node (port ${port})` : `port ${port}`;
+    io.out(`in "${chat.name}" on ${where}; Ctrl-C to leave (the chat stays joined${link.remote ? ' and online in that node' : ''})`);
+    const page = await caller.call<{ messages: MessageJson[] }>('chat.history', { chat: chat.chatId, limit: DEFAULT_HISTORY_LIMIT });
+    for (const m of page.messages.reverse()) io.out(line(m));
+    const watchEnded = new AbortController();
+    const cancel = new AbortController();
+    const watching = caller
+      .call('chat.watch', { chat: chat.chatId }, {
+        signal: cancel.signal,
+        onEvent: (event, data) => {
+          const d = data as Record<string, unknown>;
+          if (event === 'message') io.out(line(data as MessageJson));
+          else if (event === 'member') io.out(`* ${String(d['identity'])} is ${d['online'] ? 'online' : 'offline'}`);
+          else if (event === 'mesh') io.err(`(mesh: ${String(d['status'])})`);
+        },
+      })
+      .then(
+        () => io.err('(the node locked its profile)'),
+        (err: unknown) => {
+          if (!cancel.signal.aborted) io.err(`(the node went away: ${(err as Error).message})`);
+        },
+      )
+      .finally(() => watchEnded.abort());
+    await untilInterrupted(args['exit-after'], watchEnded.signal);
+    cancel.abort();
+    await watching;
   } finally {
-    await kernel.stop();
+    await link.close();
   }
 }
 
 export function addChatCommands(cli: Argv, io: ChatCliIo): Argv {
-  const pw = (b: Argv) => b.option('password-file', { type: 'string', describe: 'Read the profile password from this file (else $BITCHAT_PASSWORD or a prompt)' });
+  const pw = (b: Argv) => b.option('password-file', { type: 'string', describe: 'Read the profile password from this file (else $BITCHAT_PASSWORD or a prompt); not needed when a node runs' });
+  const exitAfter = { type: 'number', describe: 'Leave after this many seconds instead of waiting for Ctrl-C' } as const;
   return cli
     .command(
       'join <group>',
-      'Join (or create) a group chat and stay in it until Ctrl-C',
-      (b) => pw(b).positional('group', { type: 'string', demandOption: true }).option('secret', { type: 'string', describe: 'Shared secret of the group' }).option('exit-after', { type: 'number', describe: 'Leave after this many seconds instead of waiting for Ctrl-C' }),
+      'Join (or create) a group chat and follow it until Ctrl-C (in the running node if there is one)',
+      (b) => pw(b).positional('group', { type: 'string', demandOption: true }).option('secret', { type: 'string', describe: 'Shared secret of the group' }).option('exit-after', exitAfter),
       async (args) => {
-        const a = args as unknown as CommonArgs & { group: string; secret?: string };
-        await runChat(a, io, async (chat) => {
-          const c = await chat.createGroup(a.group, a.secret);
-          return { chatId: c.chatId, name: c.name };
-        });
+        const a = args as unknown as CommonArgs & { group: string; secret?: string; 'exit-after'?: number };
+        await runChat(a, io, 'chat.join', { group: a.group, ...(a.secret !== undefined ? { secret: a.secret } : {}) });
       },
     )
     .command(
       'chat <email>',
-      'Open a private chat with someone and stay in it until Ctrl-C',
-      (b) => pw(b).positional('email', { type: 'string', demandOption: true }).option('secret', { type: 'string', describe: 'Shared secret agreed with the peer' }).option('exit-after', { type: 'number', describe: 'Leave after this many seconds instead of waiting for Ctrl-C' }),
+      'Open a private chat with someone and follow it until Ctrl-C (in the running node if there is one)',
+      (b) => pw(b).positional('email', { type: 'string', demandOption: true }).option('secret', { type: 'string', describe: 'Shared secret agreed with the peer' }).option('exit-after', exitAfter),
       async (args) => {
-        const a = args as unknown as CommonArgs & { email: string; secret?: string };
-        await runChat(a, io, async (chat) => {
-          const c = await chat.openPrivateChat(a.email, a.secret);
-          return { chatId: c.chatId, name: c.name };
-        });
+        const a = args as unknown as CommonArgs & { email: string; secret?: string; 'exit-after'?: number };
+        await runChat(a, io, 'chat.open', { email: a.email, ...(a.secret !== undefined ? { secret: a.secret } : {}) });
       },
     )
     .command(
       'send <chat> <text>',
-      'Send a message to a joined chat (group name or e-mail) and wait for acknowledgements',
+      'Send a message to a joined chat (group name or e-mail), printing deliveries as they come',
       (b) =>
         pw(b)
           .positional('chat', { type: 'string', demandOption: true })
           .positional('text', { type: 'string', demandOption: true })
-          .option('wait', { type: 'number', default: DEFAULT_SEND_WAIT_S, describe: 'Seconds to wait for members to acknowledge' }),
+          .option('wait', { type: 'number', default: DEFAULT_SEND_WAIT_S, describe: 'Seconds to wait for every member to acknowledge (0: do not wait)' }),
       async (args) => {
         const a = args as unknown as CommonArgs & { chat: string; text: string; wait: number };
-        const { kernel, chat } = await openNode(a);
+        const link = await linkToNode(a);
         try {
-          const chatId = findChat(chat, a.chat);
-          if (!chat.service.isOnlineSafe(chatId)) await chat.goOnline(chatId);
-          const members = chat.members(chatId).map((m) => m.identity);
-          const acked = new Set<string>();
-          const m = chat.send(chatId, a.text);
-          chat.on('delivery', (id: number, d: { id: Buffer; recipient: string }) => {
-            if (id === chatId && d.id.equals(m.id)) {
-              acked.add(d.recipient);
-              io.out(`delivered to ${d.recipient}`);
-            }
-          });
-          const deadline = Date.now() + Math.max(0, a.wait) * 1000;
-          while (Date.now() < deadline && (members.length === 0 || acked.size < members.length)) await new Promise((r) => setTimeout(r, POLL_MS));
-          const missing = members.filter((x) => !acked.has(x));
-          io.out(missing.length ? `sent; not yet delivered to ${missing.join(', ')} (re-sent when they are back)` : 'sent');
+          const onEvent = (event: string, data: unknown): void => {
+            if (event === 'delivery') io.out(`delivered to ${(data as { recipient: string }).recipient}`);
+          };
+          const sent = await link.caller.call<SendResultJson>('chat.send', { chat: a.chat, text: a.text, wait: Math.max(0, a.wait) }, { onEvent });
+          io.out(sent.pending.length ? `sent; not yet delivered to ${sent.pending.join(', ')} (re-sent when they are back)` : 'sent');
         } finally {
-          await kernel.stop();
+          await link.close();
         }
       },
     )
     .command(
       'history <chat>',
-      'Print the newest messages of a chat from the local store (offline)',
+      'Print the newest messages of a chat (from the running node, else from the local store, offline)',
       (b) => pw(b).positional('chat', { type: 'string', demandOption: true }).option('limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT }),
       async (args) => {
         const a = args as unknown as CommonArgs & { chat: string; limit: number };
         const config = readConfig(a);
-        if (config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
-        const profile = await loadProfile(config.profile, await readPassword(a));
-        const key = profile.settings[HISTORY_KEY_SETTING];
-        if (typeof key !== 'string') throw new NodeError(ERR_NODE_LOCKED, 'this profile has no chat history yet');
-        const storage = new Storage(join(config.dataDir, DATABASE_FILE_NAME));
-        storage.open();
+        const client = await runningNode(config);
+        if (client) {
+          try {
+            const page = await client.call<{ messages: MessageJson[] }>('chat.history', { chat: a.chat, limit: a.limit });
+            for (const m of page.messages.reverse()) io.out(line(m));
+          } finally {
+            client.close();
+          }
+          return;
+        }
+        for (const m of await readHistoryOffline(config, a)) io.out(line(m));
+      },
+    )
+    .command(
+      'status',
+      'Show the running node: node ID, port, profile, chats with their mesh, plugins (through its control socket)',
+      () => {},
+      async (args) => {
+        const config = readConfig(args as unknown as CommonArgs);
+        const client = await runningNode(config);
+        if (!client) throw new ControlError(ControlErrorCode.NOT_RUNNING, `no node is running on ${config.dataDir} (start one with "bitchat start")`);
         try {
-          storage.migrate([...CHAT_MIGRATIONS]);
-          const store = new HistoryStore(storage.db, Buffer.from(key, 'base64'));
-          const wanted = a.chat.trim().toLowerCase();
-          const record = store.chats().find((c) => c.name.toLowerCase() === wanted);
-          if (!record) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `no chat named "${a.chat}"`);
-          for (const m of store.page(record.chatId, { limit: a.limit }).messages.reverse()) io.out(line(m));
+          printStatus(await client.call<NodeStatusJson>('node.status'), io);
         } finally {
-          storage.close();
+          client.close();
         }
       },
     );
+}
+
+/** The newest messages of a chat, straight from the store of a folder no node runs on (oldest first). */
+async function readHistoryOffline(config: KernelConfig, a: CommonArgs & { chat: string; limit: number }): Promise<MessageJson[]> {
+  if (config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
+  const profile = await loadProfile(config.profile, await readPassword(a));
+  const key = profile.settings[HISTORY_KEY_SETTING];
+  if (typeof key !== 'string') throw new NodeError(ERR_NODE_LOCKED, 'this profile has no chat history yet');
+  const storage = new Storage(join(config.dataDir, DATABASE_FILE_NAME));
+  storage.open();
+  try {
+    storage.migrate([...CHAT_MIGRATIONS]);
+    const store = new HistoryStore(storage.db, Buffer.from(key, 'base64'));
+    const wanted = a.chat.trim().toLowerCase();
+    const record = store.chats().find((c) => c.name.toLowerCase() === wanted);
+    if (!record) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `no chat named "${a.chat}"`);
+    return store.page(record.chatId, { limit: a.limit }).messages.reverse().map(messageJson);
+  } finally {
+    storage.close();
+  }
+}
+
+export function printStatus(s: NodeStatusJson, io: Pick<ChatCliIo, 'out'>): void {
+  const who = s.identity.state === 'unlocked' ? `${s.identity.email} (${s.identity.name}), unlocked` : s.identity.state === 'locked' ? 'locked (unlock it in the web UI, or start with --password-file)' : 'none';
+  io.out(`node:    ${s.nodeId} (pid ${s.pid})`);
+  io.out(`port:    ${s.port}`);
+  io.out(`data:    ${s.dataDir}`);
+  io.out(`profile: ${who}`);
+  io.out(`chats:   ${s.chats.length === 0 ? 'none' : ''}`);
+  for (const c of s.chats) {
+    const state = c.online ? `online, mesh ${c.mesh}, ${c.onlineMembers.length}/${c.members.length} members connected` : 'offline';
+    io.out(`  ${c.name} (${c.kind}): ${state}`);
+  }
+  const plugins = s.plugins.map((p) => `${p.name}${p.version ? '@' + p.version : ''}${p.state === 'loaded' ? '' : ` (${p.state})`}`);
+  io.out(`plugins: ${plugins.length ? plugins.join(', ') : 'none'}`);
 }

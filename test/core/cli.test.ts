@@ -1,13 +1,12 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { spawnBitchat } from '../helpers/bitchat-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'bitchat.js');
 const EXAMPLE = join(ROOT, 'examples', 'hook-logger', 'index.ts');
 /** The same plugin as `npm install` builds it, for the real executable (plain Node, no TypeScript loader). */
 const EXAMPLE_BUILT = join(ROOT, 'dist', 'examples', 'hook-logger', 'index.js');
@@ -17,31 +16,6 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   const err: string[] = [];
   const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-/** Runs the real executable (the compiled build) and collects its output, bounded in time. */
-function spawnBitchat(args: string[], env: NodeJS.ProcessEnv, until?: RegExp): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let interrupted = false;
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      // One Ctrl-C: a second one during shutdown would (rightly) force the exit.
-      if (until && !interrupted && until.test(out)) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, out, err });
-    });
-  });
 }
 
 describe('cli', () => {

@@ -3,18 +3,10 @@ import { expect } from 'chai';
 import { MAX_CONNECT_RESPONSE_BYTES } from '../../../plugins/proxy-socks/constants.js';
 import { PROXY_ERROR_CODES, ProxyError } from '../../../plugins/proxy-socks/errors.js';
 import { decodeConnectResponse, encodeConnectRequest } from '../../../plugins/proxy-socks/http-connect-codec.js';
+import { prng } from '../../helpers/prng.js';
 
 const FUZZ_CASES = 4000;
 const FUZZ_BUDGET_MS = 2000;
-
-/** A small deterministic PRNG so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 0x100000000;
-  };
-}
 
 describe('HTTP CONNECT codec', () => {
   describe('encodeConnectRequest', () => {
