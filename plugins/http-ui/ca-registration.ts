@@ -1,6 +1,6 @@
 /**
- * First run with a certification authority, in two steps as `bitchat profile
- * create --ca` does it: (1) make the key and save the profile (self-issued for
+ * A profile issued by a certification authority, in two steps as `bitchat
+ * profile create --ca` does it (at first run, or later for a self-issued profile): (1) make the key and save the profile (self-issued for
  * now, so a failed registration never loses the key), ask the CA to mail a code;
  * (2) send the code back, adopt the CA's certificate and root, save, and unlock
  * again so the chat layer and the verifier use them.
@@ -55,9 +55,10 @@ export class CaRegistration {
 
   /**
    * Step 1. The CA is asked for its root before the key is made, so a wrong
-   * address fails at once. `create` makes and saves the self-issued profile.
+   * address fails at once. `create` makes and saves the self-issued profile;
+   * without it the unlocked profile is registered as it is (its key stays).
    */
-  async start(input: { name: string; email: string; password: string; caUrl: string }, create: () => Promise<unknown>): Promise<RegistrationJson> {
+  async start(input: { email: string; password: string; caUrl: string }, create: () => Promise<unknown> = async () => undefined): Promise<RegistrationJson> {
     if (this.#pending) throw new UiError(ERR_UI_BAD_REQUEST, 409, 'a registration is in progress: enter its code or cancel it');
     const client = new CaClient(input.caUrl);
     const root = await client.fetchRoot();

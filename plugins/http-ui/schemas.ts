@@ -51,6 +51,7 @@ export const profileSchema = {
     chat: { type: 'boolean', description: 'The chat service is running (the profile is unlocked).' },
     fileShare: { type: 'boolean', description: 'The file-share plugin is loaded.' },
     registration: registrationSchema,
+    certificate: { enum: ['self', 'ca', null], description: "Who issued the unlocked profile's certificate (null while locked)." },
   },
 } as const;
 

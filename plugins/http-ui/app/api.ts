@@ -89,6 +89,8 @@ export interface ProfileInfo {
   chat: boolean;
   fileShare: boolean;
   registration?: Registration | null;
+  /** Who issued the unlocked profile's certificate. */
+  certificate?: 'self' | 'ca' | null;
 }
 
 export interface Chat {

@@ -7,7 +7,7 @@ import { loadProfile } from '../../../core/identity/profile.js';
 import { networkPolicyOf } from '../../../core/network-policy.js';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { CaRegistration } from '../ca-registration.js';
-import { ERR_UI_BAD_REQUEST, ERR_UI_NO_PROFILE, UiError } from '../errors.js';
+import { ERR_UI_BAD_REQUEST, ERR_UI_LOCKED, ERR_UI_NO_PROFILE, UiError } from '../errors.js';
 import type { UiEvent } from '../event-hub.js';
 import { errorSchema, identityStatusSchema, MAX_SECRET_CHARS, newProfileProperties, okSchema, registrationSchema } from '../schemas.js';
 import { createProfile, identityOf, publicStatus } from './profile.js';
@@ -16,13 +16,21 @@ import { createProfile, identityOf, publicStatus } from './profile.js';
 const MAX_PROFILE_BASE64_CHARS = 180_000;
 const CODE_PATTERN = '^[0-9]{4,12}$';
 
+const CA_URL_SCHEMA = { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://[^\\s]+$' } as const;
+
+/** The CA client speaks plain HTTP(S) from this process, not through the proxy. */
+function refuseWithoutDirectTcp(api: PluginApi): void {
+  if (!networkPolicyOf(api).allowDirectTcp) throw new UiError(ERR_UI_BAD_REQUEST, 400, 'this node only talks through its proxy; register with the CA from the command line instead');
+}
+
 function mustBeNew(api: PluginApi): void {
   if (identityOf(api).status().state !== 'none') throw new UiError(ERR_UI_BAD_REQUEST, 409, 'this node has a profile already');
 }
 
 /**
  * The other two ways into a first run: a profile issued by a certification
- * authority (two steps: the CA mails a code), and opening an existing profile file.
+ * authority (two steps: the CA mails a code; also later, for a self-issued
+ * profile), and opening an existing profile file.
  */
 export function addFirstRunRoutes(app: FastifyInstance, api: PluginApi, publish: (event: UiEvent) => void, registration: CaRegistration): void {
   const errors = { '4xx': errorSchema };
@@ -37,17 +45,43 @@ export function addFirstRunRoutes(app: FastifyInstance, api: PluginApi, publish:
           type: 'object',
           additionalProperties: false,
           required: ['name', 'email', 'password', 'caUrl'],
-          properties: { ...newProfileProperties, caUrl: { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://[^\\s]+$' } },
+          properties: { ...newProfileProperties, caUrl: CA_URL_SCHEMA },
         },
         response: { 200: registrationSchema, ...errors },
       },
     },
     async (request) => {
       mustBeNew(api);
-      // The CA client speaks plain HTTP(S) from this process, not through the proxy.
-      if (!networkPolicyOf(api).allowDirectTcp) throw new UiError(ERR_UI_BAD_REQUEST, 400, 'this node only talks through its proxy; register with the CA from the command line instead');
+      refuseWithoutDirectTcp(api);
       const { caUrl, ...input } = request.body;
       return registration.start({ ...input, caUrl }, () => createProfile(identityOf(api), input, publish));
+    },
+  );
+
+  app.post<{ Body: { password: string; caUrl: string } }>(
+    '/api/profile/ca/register',
+    {
+      schema: {
+        summary: 'Ask a certification authority to issue a certificate for the unlocked profile (same key); the CA mails a code',
+        tags: ['profile'],
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['password', 'caUrl'],
+          properties: { password: newProfileProperties.password, caUrl: CA_URL_SCHEMA },
+        },
+        response: { 200: registrationSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const identity = identityOf(api);
+      const status = identity.status();
+      if (status.state !== 'unlocked' || !status.email) throw new UiError(ERR_UI_LOCKED, 409, 'unlock the profile first');
+      refuseWithoutDirectTcp(api);
+      // The password unlocks the profile again once the certificate is in; check it now, not then.
+      if (api.config.profile === null) throw new UiError(ERR_UI_NO_PROFILE, 404, 'this node runs without a profile file');
+      await loadProfile(api.config.profile, request.body.password);
+      return registration.start({ email: status.email, password: request.body.password, caUrl: request.body.caUrl });
     },
   );
 

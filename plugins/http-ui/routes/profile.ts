@@ -32,6 +32,12 @@ function progressJson(progress: unknown): Record<string, unknown> {
   return { step: String(progress) };
 }
 
+/** Who issued the unlocked profile's certificate: 'self', 'ca', or null while locked. */
+function certificateKind(identity: IdentityServiceView | undefined): 'self' | 'ca' | null {
+  const kind = (identity?.profile as { kind?: unknown } | undefined)?.kind;
+  return kind === 'self' || kind === 'ca' ? kind : null;
+}
+
 /**
  * Makes a self-issued profile (saved and unlocked), pushing the key's progress
  * to the page as `profile-progress` events.
@@ -73,6 +79,7 @@ export function addProfileRoutes(
         chat: identity?.status().state === 'unlocked' && api.tryResolve('chat') !== undefined,
         fileShare: api.tryResolve('fileShare') !== undefined,
         registration: registration(),
+        certificate: certificateKind(identity),
       };
     },
   );

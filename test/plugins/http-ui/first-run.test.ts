@@ -171,4 +171,29 @@ suite(`http-ui: first run with a CA-issued profile or a profile file${missing}`,
     const again = await api(node, '/api/profile/import', { method: 'POST', body: { file: readFileSync(file).toString('base64'), password: PASSWORD } });
     expect(again.status).to.equal(409);
   });
+
+  it('has a self-issued profile certified by a CA later, from the settings (same key)', async () => {
+    const node = nodes[1]!;
+    const before = (await api(node, '/api/profile')).json();
+    expect(before.certificate).to.equal('self');
+    await page.click('#nav a[data-view=settings]');
+    await page.click('details.ca-register summary');
+    await page.fill('input[name=register-ca-url]', caUrl);
+    await page.fill('input[name=register-password]', 'not the password');
+    await page.click('#ca-register button[type=submit]');
+    await page.locator('#ca-register .error', { hasText: /password/i }).waitFor();
+    await page.screenshot({ path: artifactPath('settings-ca-register.png'), fullPage: true });
+    await page.fill('input[name=register-password]', PASSWORD);
+    await page.click('#ca-register button[type=submit]');
+    await page.locator('#ca-state', { hasText: 'mailed a code to dave@example.org' }).waitFor({ timeout: 30_000 });
+    await page.fill('input[name=code]', codeFrom(await smtp.waitFor('dave@example.org')));
+    await page.click('#ca-code button[type=submit]');
+    await page.getByText('No chats yet').waitFor({ timeout: 30_000 });
+
+    const after = (await api(node, '/api/profile')).json();
+    expect(after).to.deep.include({ certificate: 'ca', registration: null });
+    // The same key: the same fingerprint-derived safety number.
+    expect(after.status.safetyNumber).to.equal(before.status.safetyNumber);
+    expect((await loadProfile(node.kernel.config.profile!, PASSWORD)).kind).to.equal('ca');
+  });
 });

@@ -1,5 +1,5 @@
 import { getJson, postJson, putJson, type NodeInfo, type Settings } from '../api.js';
-import { definitionList, el, errorLine } from '../dom.js';
+import { definitionList, el, errorLine, field, input } from '../dom.js';
 import { schemaForm } from '../schema-form.js';
 import type { Context, Screen } from '../screen.js';
 
@@ -72,6 +72,38 @@ function optionsPanel(plugin: Settings['plugins'][number], onSaved: (s: Settings
   );
 }
 
+/** A self-issued profile asks a certification authority for a certificate (same key); the code screen follows. */
+function caRegisterForm(ctx: Context): HTMLElement {
+  const caUrl = input({ name: 'register-ca-url', type: 'url', required: '', maxlength: '2000', placeholder: 'https://ca.example.org' });
+  const password = input({ name: 'register-password', type: 'password', required: '', autocomplete: 'current-password' });
+  const error = errorLine();
+  const submit = el('button', { type: 'submit', class: 'primary' }, 'Ask for a code');
+  const form = el(
+    'form',
+    { class: 'panel narrow', id: 'ca-register' },
+    el('p', { class: 'muted' }, 'Your certificate is self-issued. A certification authority (your organisation may run one) can issue one for the same key after checking your address.'),
+    field('Certification authority address', caUrl),
+    field('Your profile password', password, 'The profile is saved and opened again with the new certificate.'),
+    el('div', { class: 'row' }, submit),
+    error,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    error.clear();
+    submit.disabled = true;
+    postJson('/api/profile/ca/register', { caUrl: caUrl.value.trim(), password: password.value })
+      .then(() => {
+        password.value = '';
+        ctx.navigate('#/chats');
+      })
+      .catch((err: unknown) => {
+        submit.disabled = false;
+        error.set(err);
+      });
+  });
+  return el('details', { class: 'options ca-register' }, el('summary', {}, 'Get a certificate from a certification authority'), form);
+}
+
 /** The profile, and which plugins are on (saved to the config file, applied at the next start). */
 export async function settingsScreen(ctx: Context): Promise<Screen> {
   const [node, settings] = await Promise.all([getJson<NodeInfo>('/api/node'), getJson<Settings>('/api/settings')]);
@@ -114,6 +146,7 @@ export async function settingsScreen(ctx: Context): Promise<Screen> {
       const lock = el('button', { type: 'button', id: 'lock' }, 'Lock profile');
       lock.addEventListener('click', () => void postJson('/api/profile/lock').then(() => ctx.navigate('#/chats')).catch((err: unknown) => error.set(err)));
       profile.push(el('div', { class: 'row' }, lock));
+      if (ctx.profile.certificate === 'self') profile.push(caRegisterForm(ctx));
     }
   }
 
