@@ -1,6 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { loadConfig, type KernelConfig } from './config.js';
+import type { CliIo } from './cli-io.js';
+import { configFromCliArgs, type ConfigCliArgs, type KernelConfig } from './config.js';
 import { BitChatError } from './errors.js';
 import { Kernel, type PluginStatus } from './kernel.js';
 import { createLogger } from './logger.js';
@@ -12,26 +13,13 @@ import type { IdentityService } from './node/identity-service.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-interface GlobalArgs {
-  config?: string;
-  logLevel?: string;
-}
 
-/** Output sinks, replaceable in tests. */
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { CliIo };
 
 const STDIO: CliIo = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
 };
-
-function readConfig(args: GlobalArgs): KernelConfig {
-  const config = loadConfig(args.config !== undefined ? { configPath: args.config } : {});
-  return args.logLevel ? { ...config, logLevel: args.logLevel } : config;
-}
 
 /** Builds the yargs program; plugins found through the config add their commands. */
 export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv> {
@@ -44,14 +32,14 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
       'start',
       'Run a node with the plugins in the config',
       (start) => start.option('password-file', { type: 'string', describe: 'Unlock the profile with the password in this file (or $BITCHAT_PASSWORD); else unlock it in the web UI' }),
-      async (args) => runNode(readConfig(args as GlobalArgs), io, args['password-file']),
+      async (args) => runNode(configFromCliArgs(args as ConfigCliArgs), io, args['password-file']),
     )
     .command(
       'plugins',
       'List the plugins the config names: loaded or not, why, and what they tap',
       () => {},
       async (args) => {
-        const kernel = await Kernel.create({ config: { ...readConfig(args as GlobalArgs), logLevel: 'silent' }, tolerant: true });
+        const kernel = await Kernel.create({ config: { ...configFromCliArgs(args as ConfigCliArgs), logLevel: 'silent' }, tolerant: true });
         printPluginTable(kernel.pluginStatus(), io);
       },
     )
@@ -73,7 +61,7 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
         'Validate the config file and every plugin\'s options',
         () => {},
         async (args) => {
-          const config = readConfig(args as GlobalArgs);
+          const config = configFromCliArgs(args as ConfigCliArgs);
           const kernel = await Kernel.create({ config: { ...config, logLevel: 'silent' } });
           const loaded = kernel.pluginStatus().filter((p) => p.state === 'loaded').length;
           io.out(`ok: ${config.source ?? 'embedded default config'} (${loaded} plugin${loaded === 1 ? '' : 's'})`);
@@ -104,10 +92,10 @@ export async function buildCli(argv: string[], io: CliIo = STDIO): Promise<Argv>
  * config is reported by the command that needs it, not here.
  */
 async function addPluginCommands(cli: Argv, argv: string[]): Promise<void> {
-  const pre = yargs(argv).help(false).version(false).parseSync() as GlobalArgs & { 'log-level'?: string };
+  const pre = yargs(argv).help(false).version(false).parseSync() as ConfigCliArgs & { 'log-level'?: string };
   let kernel: Kernel;
   try {
-    const config = readConfig({ ...(pre.config !== undefined ? { config: String(pre.config) } : {}) });
+    const config = configFromCliArgs({ ...(pre.config !== undefined ? { config: String(pre.config) } : {}) });
     kernel = await Kernel.create({ config: { ...config, logLevel: 'silent' }, tolerant: true, logger: createLogger('silent') });
   } catch {
     return;

@@ -89,6 +89,18 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The CLI's global options that shape the config. */
+export interface ConfigCliArgs {
+  config?: string;
+  logLevel?: string;
+}
+
+/** The config a CLI command runs with: `--config` (or the usual search), then `--log-level` over it. */
+export function configFromCliArgs(args: ConfigCliArgs): KernelConfig {
+  const config = loadConfig(args.config !== undefined ? { configPath: args.config } : {});
+  return args.logLevel ? { ...config, logLevel: args.logLevel } : config;
+}
+
 /**
  * Finds and reads the config: `--config`, else `$BITCHAT_HOME/config.json`,
  * else `~/.bitchat/config.json`, else the embedded default.

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
+import type { CliIo } from '../cli-io.js';
 import { defaultHome } from '../config.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { CaClient } from './ca/client.js';
@@ -20,11 +21,6 @@ import { exportPrivateKeyPem, importRsaPrivateKeyPem, type RsaKeyPair } from './
 import { Profile, loadProfile, saveProfile } from './profile.js';
 import type { ProgressHook } from './progress.js';
 
-/** Output sinks (the kernel CLI's `CliIo` has the same shape). */
-export interface IdentityCliIo {
-  out(line: string): void;
-  err(line: string): void;
-}
 
 const DEFAULT_PROFILE_FILE = 'default.profile';
 const DEFAULT_CA_DIR = 'ca';
@@ -41,7 +37,7 @@ function caDir(args: { dir?: string }): string {
   return resolve(args.dir ?? join(defaultHome(), DEFAULT_CA_DIR));
 }
 
-function progress(io: IdentityCliIo): ProgressHook {
+function progress(io: CliIo): ProgressHook {
   const label = { keygen: 'generating RSA key', kdf: 'deriving key from password' };
   return (e) => {
     if (e.state === 'start') io.err(`${label[e.phase]}...`);
@@ -92,7 +88,7 @@ function subjectFrom(args: { name?: string; email?: string; location?: string; w
   return { name: args.name, email: args.email, ...(args.location ? { location: args.location } : {}), ...(args.website ? { website: args.website } : {}) };
 }
 
-function describeProfile(profile: Profile, io: IdentityCliIo): void {
+function describeProfile(profile: Profile, io: CliIo): void {
   const leaf = profile.leaf;
   io.out(`name:          ${leaf.name}`);
   io.out(`e-mail:        ${leaf.email ?? '-'}`);
@@ -107,7 +103,7 @@ function describeProfile(profile: Profile, io: IdentityCliIo): void {
   io.out(`pinned peers:  ${profile.pins.list().length} (${profile.pins.pendingChanges().length} key changes pending)`);
 }
 
-async function registerWithCa(profile: Profile, caUrl: string, io: IdentityCliIo): Promise<void> {
+async function registerWithCa(profile: Profile, caUrl: string, io: CliIo): Promise<void> {
   const client = new CaClient(caUrl);
   const root = await client.fetchRoot();
   io.err(`CA root: ${parseCertificate(root).name}, key fingerprint ${keyFingerprintHex(parseCertificate(root).publicKey)}`);
@@ -121,7 +117,7 @@ async function registerWithCa(profile: Profile, caUrl: string, io: IdentityCliIo
   if (issued.revoked.length > 0) io.err(`the CA revoked your earlier certificate(s): ${issued.revoked.join(', ')}`);
 }
 
-async function createProfile(args: Record<string, unknown>, io: IdentityCliIo, keyPair?: RsaKeyPair): Promise<void> {
+async function createProfile(args: Record<string, unknown>, io: CliIo, keyPair?: RsaKeyPair): Promise<void> {
   const path = profilePath(args as { profile?: string });
   const exists = await readFile(path).then(() => true, () => false);
   if (exists && args['force'] !== true) throw new IdentityError('ERR_PROFILE_EXISTS', `${path} exists (use --force to replace it)`);
@@ -143,7 +139,7 @@ async function createProfile(args: Record<string, unknown>, io: IdentityCliIo, k
   describeProfile(profile, io);
 }
 
-function profileCommands(y: Argv, io: IdentityCliIo): Argv {
+function profileCommands(y: Argv, io: CliIo): Argv {
   const withProfile = (b: Argv) =>
     b
       .option('profile', { type: 'string', describe: 'Profile file (default: $BITCHAT_HOME/default.profile)' })
@@ -204,7 +200,7 @@ function profileCommands(y: Argv, io: IdentityCliIo): Argv {
     .demandCommand(1, 'Name an action: create, show, export, passwd, import-key, pins, accept-key');
 }
 
-function caCommands(y: Argv, io: IdentityCliIo): Argv {
+function caCommands(y: Argv, io: CliIo): Argv {
   const withDir = (b: Argv) =>
     b
       .option('dir', { type: 'string', describe: 'CA folder (default: $BITCHAT_HOME/ca)' })
@@ -291,7 +287,7 @@ function caCommands(y: Argv, io: IdentityCliIo): Argv {
 }
 
 /** Adds `profile ...` and `ca ...` to the kernel's yargs program. */
-export function addIdentityCommands(cli: Argv, io: IdentityCliIo): Argv {
+export function addIdentityCommands(cli: Argv, io: CliIo): Argv {
   return cli
     .command('profile <action>', 'Your identity: profile file, key, certificate', (y) => profileCommands(y, io))
     .command('ca <action>', 'Run a certification authority', (y) => caCommands(y, io));

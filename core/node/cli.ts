@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { CHAT_MIGRATIONS } from '../chat/history-migrations.js';
 import { HistoryStore } from '../chat/history-store.js';
-import { loadConfig, type KernelConfig } from '../config.js';
+import type { CliIo } from '../cli-io.js';
+import { configFromCliArgs, type ConfigCliArgs, type KernelConfig } from '../config.js';
 import { messageJson, type ChatJson, type MessageJson, type NodeStatusJson, type SendResultJson } from '../control/chat-methods.js';
 import { ControlClient, InProcessCaller, type ControlCaller } from '../control/client.js';
 import { ControlError, ControlErrorCode } from '../control/errors.js';
@@ -30,20 +31,9 @@ import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError 
 const DEFAULT_SEND_WAIT_S = 10;
 const DEFAULT_HISTORY_LIMIT = 20;
 
-export interface ChatCliIo {
-  out(line: string): void;
-  err(line: string): void;
-}
 
-interface CommonArgs {
-  config?: string;
-  logLevel?: string;
+interface CommonArgs extends ConfigCliArgs {
   'password-file'?: string;
-}
-
-function readConfig(args: CommonArgs): KernelConfig {
-  const config = loadConfig(args.config !== undefined ? { configPath: args.config } : {});
-  return args.logLevel ? { ...config, logLevel: args.logLevel } : config;
 }
 
 function line(m: MessageJson): string {
@@ -65,7 +55,7 @@ interface NodeLink {
 
 /** The running node's socket, else a node this process starts, unlocks and stops again in `close`. */
 async function linkToNode(args: CommonArgs): Promise<NodeLink> {
-  const config = readConfig(args);
+  const config = configFromCliArgs(args);
   const client = await runningNode(config);
   if (client) return { caller: client, remote: true, close: async () => client.close() };
   if (config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
@@ -90,7 +80,7 @@ async function linkToNode(args: CommonArgs): Promise<NodeLink> {
 }
 
 /** Opens a chat (`chat.join` / `chat.open`), prints its last messages, then what happens in it until Ctrl-C. */
-async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCliIo, method: string, params: Record<string, unknown>): Promise<void> {
+async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: CliIo, method: string, params: Record<string, unknown>): Promise<void> {
   const link = await linkToNode(args);
   try {
     const { caller } = link;
@@ -127,7 +117,7 @@ async function runChat(args: CommonArgs & { 'exit-after'?: number }, io: ChatCli
   }
 }
 
-export function addChatCommands(cli: Argv, io: ChatCliIo): Argv {
+export function addChatCommands(cli: Argv, io: CliIo): Argv {
   const pw = (b: Argv) => b.option('password-file', { type: 'string', describe: 'Read the profile password from this file (else $BITCHAT_PASSWORD or a prompt); not needed when a node runs' });
   const exitAfter = { type: 'number', describe: 'Leave after this many seconds instead of waiting for Ctrl-C' } as const;
   return cli
@@ -177,7 +167,7 @@ export function addChatCommands(cli: Argv, io: ChatCliIo): Argv {
       (b) => pw(b).positional('chat', { type: 'string', demandOption: true }).option('limit', { type: 'number', default: DEFAULT_HISTORY_LIMIT }),
       async (args) => {
         const a = args as unknown as CommonArgs & { chat: string; limit: number };
-        const config = readConfig(a);
+        const config = configFromCliArgs(a);
         const client = await runningNode(config);
         if (client) {
           try {
@@ -196,7 +186,7 @@ export function addChatCommands(cli: Argv, io: ChatCliIo): Argv {
       'Show the running node: node ID, port, profile, chats with their mesh, plugins (through its control socket)',
       () => {},
       async (args) => {
-        const config = readConfig(args as unknown as CommonArgs);
+        const config = configFromCliArgs(args as unknown as CommonArgs);
         const client = await runningNode(config);
         if (!client) throw new ControlError(ControlErrorCode.NOT_RUNNING, `no node is running on ${config.dataDir} (start one with "bitchat start")`);
         try {
@@ -228,7 +218,7 @@ async function readHistoryOffline(config: KernelConfig, a: CommonArgs & { chat: 
   }
 }
 
-export function printStatus(s: NodeStatusJson, io: Pick<ChatCliIo, 'out'>): void {
+export function printStatus(s: NodeStatusJson, io: Pick<CliIo, 'out'>): void {
   const who = s.identity.state === 'unlocked' ? `${s.identity.email} (${s.identity.name}), unlocked` : s.identity.state === 'locked' ? 'locked (unlock it in the web UI, or start with --password-file)' : 'none';
   io.out(`node:    ${s.nodeId} (pid ${s.pid})`);
   io.out(`port:    ${s.port}`);
