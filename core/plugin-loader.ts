@@ -37,8 +37,13 @@ export function classifySpec(spec: string): PluginOrigin {
 
 /** Imports one plugin module named in the config and checks its definition and options. */
 export async function loadPlugin(spec: string, rawOptions: Record<string, unknown>, configDir: string): Promise<LoadedPlugin> {
-  const origin = classifySpec(spec);
-  const url = locate(spec, origin, configDir);
+  const definition = await importPluginDefinition(spec, configDir);
+  return { spec, origin: classifySpec(spec), definition, options: validateOptions(definition, rawOptions, `plugins["${spec}"]`) };
+}
+
+/** Imports one plugin module and checks its definition, options aside (the web UI's settings read its options schema). */
+export async function importPluginDefinition(spec: string, configDir: string): Promise<PluginDefinition<Record<string, unknown>>> {
+  const url = locate(spec, classifySpec(spec), configDir);
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;
@@ -47,7 +52,7 @@ export async function loadPlugin(spec: string, rawOptions: Record<string, unknow
   }
   const definition = (module.default ?? module.plugin) as PluginDefinition<Record<string, unknown>> | undefined;
   checkDefinition(spec, definition);
-  return { spec, origin, definition, options: validateOptions(definition, rawOptions, `plugins["${spec}"]`) };
+  return definition;
 }
 
 /** Checks an inline plugin as strictly as one loaded from a file. */

@@ -4,10 +4,12 @@
  * members and mesh status, plus file-share progress when it is loaded.
  */
 import type { PluginApi } from '../../core/plugin.js';
-import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
+import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type FileShareServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
 import type { UiEvent } from './event-hub.js';
+import { ChatReadMarkers, ReadMarkers, type UnreadTracker } from './read-markers.js';
 import { publicStatus } from './routes/profile.js';
-import { memberJson, messageJson, transferJson } from './serialize.js';
+import { chatNamer, transferWithChats } from './routes/files.js';
+import { memberJson, messageJson } from './serialize.js';
 
 /** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
 const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
@@ -35,14 +37,14 @@ export function chatEvent(name: (typeof CHAT_EVENTS)[number], chatId: unknown, d
   }
 }
 
-export class EventBridge {
+/**
+ * Also keeps the unread counts (the chat service counts none): incoming
+ * messages after each chat's read marker, in the plugin's table (read-markers.ts).
+ */
+export class EventBridge implements UnreadTracker {
   readonly stats = { forwarded: 0 };
-  /**
-   * Messages that arrived since the page last opened each chat, for chat
-   * services that do not count them themselves. In memory: a restart starts at zero.
-   */
-  readonly unread = new Map<number, number>();
   readonly #api: PluginApi;
+  #markers: ChatReadMarkers | null = null;
   readonly #publish: (event: UiEvent) => void;
   readonly #subscriptions: Array<{ target: Subscribable; event: string; listener: Listener }> = [];
   #chat: ChatServiceView | undefined;
@@ -55,6 +57,11 @@ export class EventBridge {
 
   start(): void {
     this.#started = true;
+    const api = this.#api;
+    this.#markers = new ChatReadMarkers(new ReadMarkers(api.resolve('storage').db), () => {
+      const chat = api.tryResolve<ChatServiceView>('chat');
+      return chat ? () => chat.list() : undefined;
+    });
     const identity = this.#api.tryResolve<IdentityServiceView>('identity');
     if (identity) {
       for (const event of IDENTITY_EVENTS) {
@@ -69,9 +76,14 @@ export class EventBridge {
       }
     }
     if (!identity || identity.status().state === 'unlocked') this.attachChat();
-    const files = this.#api.tryResolve<Subscribable>('fileShare');
+    const files = this.#api.tryResolve<FileShareServiceView>('fileShare');
     if (files && typeof files.on === 'function') {
-      for (const event of FILE_EVENTS) this.#on(files, event, (transfer: unknown) => this.#send({ type: 'file', transfer: transferJson((transfer ?? {}) as Record<string, unknown>) }));
+      const subscribable = files as FileShareServiceView & Subscribable;
+      for (const event of FILE_EVENTS) {
+        this.#on(subscribable, event, (transfer: unknown) =>
+          this.#send({ type: 'file', transfer: transferWithChats(files, (transfer ?? {}) as Record<string, unknown>, chatNamer(this.#api)) }),
+        );
+      }
     }
   }
 
@@ -79,6 +91,7 @@ export class EventBridge {
     this.#started = false;
     for (const { target, event, listener } of this.#subscriptions.splice(0)) unsubscribe(target, event, listener);
     this.#chat = undefined;
+    this.#markers = null;
   }
 
   /** The chat service appears at the first unlock; it is subscribed once. Cheap: routes call it too. */
@@ -95,16 +108,34 @@ export class EventBridge {
       }
     }
     this.#chat = chat;
+    this.#markers?.reset();
     for (const event of CHAT_EVENTS) {
       this.#on(chat, event, (chatId: unknown, detail: any) => {
-        if (event === 'message' && detail && !detail.outgoing) this.unread.set(Number(chatId), (this.unread.get(Number(chatId)) ?? 0) + 1);
+        if (event === 'message' && detail && !detail.outgoing) this.countIncoming(Number(chatId), Number(detail.seq) || 0);
         this.#send(chatEvent(event, chatId, detail));
       });
     }
   }
 
-  markRead(chatId: number): void {
-    this.unread.delete(chatId);
+  unreadOf(chatId: number): number {
+    return this.#markers?.unreadOf(chatId) ?? 0;
+  }
+
+  markRead(chatId: number, seq: number): void {
+    this.#markers?.markRead(chatId, seq);
+  }
+
+  countIncoming(chatId: number, seq: number): void {
+    try {
+      this.#markers?.countIncoming(chatId, seq);
+    } catch (err) {
+      // A count lost (the database closing under a late event) must not stop the event itself.
+      this.#api.logger.warn({ err }, 'could not count an unread message');
+    }
+  }
+
+  forget(chatId: number): void {
+    this.#markers?.forget(chatId);
   }
 
   #on(target: Subscribable, event: string, listener: Listener): void {

@@ -32,7 +32,11 @@ export interface Subscribable {
 
 /** `resolve('identity')`: the profile of a node whose config names one. Events: 'unlocked', 'locked'. */
 export interface IdentityServiceView extends Subscribable {
+  /** The unlocked profile (core/identity's Profile), for the CA registration; absent while locked. */
+  readonly profile?: unknown;
   status(): IdentityStatus;
+  /** Saves the unlocked profile to its file (after the CA's certificate was adopted). */
+  persist?(): Promise<unknown>;
   create(input: CreateProfileInput, onProgress?: (progress: unknown) => void): Promise<unknown>;
   unlock(password: string): Promise<unknown>;
   lock(): unknown;
@@ -64,6 +68,8 @@ export interface ChatServiceView extends Subscribable {
 export interface FileShareServiceView extends Partial<Subscribable> {
   share(path: string, chat: string): unknown;
   list(): unknown;
+  /** The chats a file belongs to: network IDs in hex (or the chat key it was shared with). */
+  chatsOf?(fileId: string): unknown;
   download?(fileId: string): unknown;
   pause?(fileId: string): unknown;
   resume?(fileId: string): unknown;

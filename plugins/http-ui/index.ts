@@ -6,12 +6,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { EventBridge } from './bridge.js';
+import { CaRegistration } from './ca-registration.js';
 import { installErrorHandler } from './errors.js';
 import { addChatRoutes } from './routes/chats.js';
 import { addFileRoutes } from './routes/files.js';
 import { addNodeRoutes } from './routes/node.js';
-import { addProfileRoutes } from './routes/profile.js';
+import { addFirstRunRoutes } from './routes/first-run.js';
+import { addProfileRoutes, identityOf } from './routes/profile.js';
 import { addSettingsRoutes } from './routes/settings.js';
+import { READ_MARKER_MIGRATIONS } from './read-markers.js';
 import { newToken } from './security.js';
 import { PACKAGE_ROOT, startUiServer, type UiServer } from './server.js';
 import type { UiEvent } from './event-hub.js';
@@ -56,6 +59,10 @@ export default definePlugin<HttpUiOptions>({
     const token = newToken();
     const publish = (event: UiEvent): void => server?.hub.publish(event);
     const bridge = new EventBridge(api, publish);
+    const registration = new CaRegistration(
+      () => identityOf(api),
+      (current) => publish({ type: 'registration', registration: current }),
+    );
     const service: HttpUiService = {
       get url() {
         return server?.url ?? null;
@@ -63,6 +70,9 @@ export default definePlugin<HttpUiOptions>({
       publish,
     };
     api.register('httpUi', service);
+    api.hooks.migrations.tap('http-ui', (registry) => {
+      for (const migration of READ_MARKER_MIGRATIONS) registry.add(migration);
+    });
 
     api.hooks.start.tapPromise('http-ui', async () => {
       server = await startUiServer({
@@ -74,7 +84,8 @@ export default definePlugin<HttpUiOptions>({
         addRoutes: async (app) => {
           installErrorHandler(app, api.logger);
           addNodeRoutes(app, api, VERSION);
-          addProfileRoutes(app, api, publish, () => bridge.attachChat());
+          addProfileRoutes(app, api, publish, () => bridge.attachChat(), () => registration.current);
+          addFirstRunRoutes(app, api, publish, registration);
           addChatRoutes(app, api, bridge);
           addSettingsRoutes(app, api);
           addFileRoutes(app, api);
@@ -85,6 +96,7 @@ export default definePlugin<HttpUiOptions>({
       api.logger.info({ port: server.port }, 'web UI listening');
     });
     api.hooks.stop.tapPromise('http-ui', async () => {
+      registration.cancel();
       bridge.stop();
       await server?.close();
       server = null;

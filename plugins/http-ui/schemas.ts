@@ -21,6 +21,27 @@ export const identityStatusSchema = {
   },
 } as const;
 
+/** What a new profile is made of (self-issued or CA-issued). */
+export const newProfileProperties = {
+  name: { type: 'string', minLength: 1, maxLength: MAX_NAME_CHARS },
+  email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS, pattern: '^[^\\s@]+@[^\\s@]+$' },
+  password: { type: 'string', minLength: 8, maxLength: MAX_SECRET_CHARS },
+} as const;
+
+export const registrationSchema = {
+  type: ['object', 'null'],
+  description: 'A registration with a certification authority waiting for the mailed code (first run), or null',
+  properties: {
+    state: { enum: ['registering', 'code-sent', 'failed'] },
+    email: { type: 'string' },
+    caUrl: { type: 'string' },
+    caName: { type: 'string' },
+    caFingerprint: { type: 'string' },
+    expiresAt: { type: ['integer', 'null'] },
+    error: { type: ['string', 'null'] },
+  },
+} as const;
+
 export const profileSchema = {
   type: 'object',
   properties: {
@@ -29,6 +50,8 @@ export const profileSchema = {
     status: identityStatusSchema,
     chat: { type: 'boolean', description: 'The chat service is running (the profile is unlocked).' },
     fileShare: { type: 'boolean', description: 'The file-share plugin is loaded.' },
+    registration: registrationSchema,
+    certificate: { enum: ['self', 'ca', null], description: "Who issued the unlocked profile's certificate (null while locked)." },
   },
 } as const;
 
@@ -86,6 +109,11 @@ export const transferSchema = {
     done: { type: 'integer' },
     rate: { type: ['number', 'null'] },
     error: { type: ['string', 'null'] },
+    chats: {
+      type: 'array',
+      description: 'The chats it was shared in or advertised from, as this node names them',
+      items: { type: 'object', properties: { chatId: { type: 'integer' }, name: { type: 'string' } } },
+    },
   },
 } as const;
 

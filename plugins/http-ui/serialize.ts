@@ -127,6 +127,12 @@ export function memberJson(member: Loose | string): MemberJson {
   };
 }
 
+/** A chat as other records name it: this node's chat ID and the chat's name. */
+export interface ChatRef {
+  chatId: number;
+  name: string;
+}
+
 export interface TransferJson {
   id: string;
   name: string;
@@ -140,10 +146,12 @@ export interface TransferJson {
   /** Bytes per second, when the service reports it (progress events). */
   rate: number | null;
   error: string | null;
+  /** The chats it was shared in or advertised from (empty when unknown). */
+  chats: ChatRef[];
 }
 
 /** A file-share `FileInfo` or `FileProgress`; never its local path. */
-export function transferJson(file: Loose): TransferJson {
+export function transferJson(file: Loose, chats: ChatRef[] = []): TransferJson {
   return {
     id: String(file.fileId ?? file.id ?? ''),
     name: String(file.name ?? ''),
@@ -154,5 +162,6 @@ export function transferJson(file: Loose): TransferJson {
     done: int(file.bytes ?? file.done),
     rate: typeof file.rate === 'number' ? file.rate : null,
     error: typeof file.error === 'string' ? file.error : file.error?.message ? String(file.error.message) : null,
+    chats,
   };
 }

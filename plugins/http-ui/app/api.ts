@@ -1,4 +1,5 @@
 /** The node's local API. The access token travels in an HttpOnly cookie set by the server. */
+import type { OptionsSchema } from './schema-form.js';
 
 /** An API error: the server's stable code and its message for people. */
 export class ApiError extends Error {
@@ -71,11 +72,25 @@ export interface IdentityStatus {
   safetyNumber?: string;
 }
 
+/** A registration with a certification authority waiting for the mailed code. */
+export interface Registration {
+  state: 'registering' | 'code-sent' | 'failed';
+  email: string;
+  caUrl: string;
+  caName: string;
+  caFingerprint: string;
+  expiresAt: number | null;
+  error: string | null;
+}
+
 export interface ProfileInfo {
   available: boolean;
   status: IdentityStatus;
   chat: boolean;
   fileShare: boolean;
+  registration?: Registration | null;
+  /** Who issued the unlocked profile's certificate. */
+  certificate?: 'self' | 'ca' | null;
 }
 
 export interface Chat {
@@ -121,12 +136,23 @@ export interface Transfer {
   done: number;
   rate: number | null;
   error: string | null;
+  /** The chats it was shared in or advertised from. */
+  chats: Array<{ chatId: number; name: string }>;
 }
 
 export interface Settings {
   source: string | null;
   restartNeeded: boolean;
-  plugins: Array<{ name: string; enabled: boolean; options: Record<string, unknown>; state: string; description?: string; reason?: string }>;
+  plugins: Array<{
+    name: string;
+    enabled: boolean;
+    options: Record<string, unknown>;
+    state: string;
+    description?: string;
+    reason?: string;
+    /** The plugin's options schema; the options form is drawn from it. */
+    optionsSchema: OptionsSchema | null;
+  }>;
 }
 
 export type UiEvent =
@@ -138,6 +164,7 @@ export type UiEvent =
   | { type: 'member'; chatId: number; member: Member }
   | { type: 'mesh'; chatId: number; status: string }
   | { type: 'file'; transfer: Transfer }
+  | { type: 'registration'; registration: Registration | null }
   | { type: string; [key: string]: unknown };
 
 /** One WebSocket for live events; reconnects with back-off while the page is open. */

@@ -59,3 +59,21 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * A paper-clip icon drawn as SVG: emoji fonts are missing on many systems
+ * (a headless Chromium shows an empty box), and an SVG built node by node
+ * needs no image source in the Content-Security-Policy.
+ */
+export function paperClipIcon(): SVGSVGElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  for (const [name, value] of Object.entries({ viewBox: '0 0 24 24', width: '18', height: '18', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true' })) {
+    svg.setAttribute(name, value);
+  }
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', 'M20 11.5l-8.2 8.2a5.2 5.2 0 0 1-7.4-7.4l8.6-8.6a3.5 3.5 0 0 1 4.9 4.9l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9');
+  svg.append(path);
+  return svg;
+}

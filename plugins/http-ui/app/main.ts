@@ -5,7 +5,7 @@ import { chatScreen } from './screens/chat.js';
 import { chatListScreen, joinScreen } from './screens/chats.js';
 import { connectivityScreen } from './screens/connectivity.js';
 import { filesScreen } from './screens/files.js';
-import { firstRunScreen, unlockScreen } from './screens/profile.js';
+import { caCodeScreen, firstRunScreen, unlockScreen } from './screens/profile.js';
 import { settingsScreen } from './screens/settings.js';
 
 const view = document.getElementById('view')!;
@@ -13,6 +13,14 @@ let current: Screen | null = null;
 let profile: ProfileInfo = { available: false, status: { state: 'none' }, chat: false, fileShare: false };
 /** Renders are numbered so a slow one that finishes late does not replace a newer one. */
 let generation = 0;
+/**
+ * Events that arrive while a screen is being built (it reads its state over
+ * fetch, which takes a while) are kept and handed to it once it is shown:
+ * otherwise a mesh or member change in that window is lost and the screen shows
+ * stale state until the next change. Screens treat events as idempotent updates.
+ */
+const MAX_HELD_EVENTS = 500;
+let held: UiEvent[] | null = null;
 
 const context: Context = {
   get profile() {
@@ -43,6 +51,7 @@ async function screenFor(hash: string): Promise<{ screen: Screen; nav: string }>
     };
   }
   if (profile.status.state === 'none') return { screen: firstRunScreen(context), nav: 'chats' };
+  if (profile.registration && profile.status.state === 'unlocked') return { screen: caCodeScreen(context, profile.registration), nav: 'chats' };
   if (profile.status.state === 'locked' || !profile.chat) return { screen: unlockScreen(context), nav: 'chats' };
   if (name === 'chat' && arg && /^\d+$/.test(arg)) return { screen: await chatScreen(context, Number(arg)), nav: 'chats' };
   if (name === 'join') return { screen: joinScreen(context), nav: 'chats' };
@@ -52,6 +61,8 @@ async function screenFor(hash: string): Promise<{ screen: Screen; nav: string }>
 
 async function route(): Promise<void> {
   const mine = ++generation;
+  // A render that replaces one in progress keeps what that one held: those events may matter to it too.
+  held ??= [];
   let result: { screen: Screen; nav: string };
   try {
     profile = await getJson<ProfileInfo>('/api/profile');
@@ -74,6 +85,9 @@ async function route(): Promise<void> {
   who.textContent = profile.status.state === 'unlocked' ? (profile.status.email ?? '') : '';
   view.replaceChildren(...result.screen.nodes);
   view.dataset.screen = result.screen.title;
+  const missed = held ?? [];
+  held = null;
+  for (const event of missed) result.screen.onEvent?.(event);
 }
 
 function onEvent(event: UiEvent): void {
@@ -83,6 +97,12 @@ function onEvent(event: UiEvent): void {
     if (state !== profile.status.state) void route();
     return;
   }
+  // A registration with a CA moved on (code sent, failed, done): its screen is drawn from the new state.
+  if (event.type === 'registration') {
+    void route();
+    return;
+  }
+  if (held && held.length < MAX_HELD_EVENTS) held.push(event);
   current?.onEvent?.(event);
 }
 

@@ -3,6 +3,7 @@ import type { PluginApi } from '../../../core/plugin.js';
 import type { ChatServiceView, IdentityServiceView } from '../contract.js';
 import { ERR_UI_LOCKED, UiError } from '../errors.js';
 import { chatIdParams, chatSchema, errorSchema, MAX_NAME_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS, memberSchema, messageSchema, okSchema } from '../schemas.js';
+import type { UnreadTracker } from '../read-markers.js';
 import { chatJson, decodeCursor, encodeCursor, memberJson, messageJson } from '../serialize.js';
 
 const DEFAULT_PAGE = 50;
@@ -20,18 +21,12 @@ export function chatOf(api: PluginApi): ChatServiceView {
 type Loose = Record<string, any>;
 type ChatParams = { Params: { chatId: number } };
 
-/** Chats: list, join or start, messages with paging, send, typing, members, leave, search. */
-/** What the routes need from the event bridge: unread counts for services that keep none. */
-export interface UnreadTracker {
-  readonly unread: ReadonlyMap<number, number>;
-  markRead(chatId: number): void;
-}
 
 /** Fills what a chat service's summaries leave out: unread counts and how many members are online. */
 async function completeSummary(chat: ChatServiceView, summary: Loose, unread: UnreadTracker): Promise<Loose> {
   const out = { ...summary };
   const chatId = Number(out.chatId ?? out.id);
-  if (typeof out.unread !== 'number' && typeof out.unreadCount !== 'number') out.unread = unread.unread.get(chatId) ?? 0;
+  if (typeof out.unread !== 'number' && typeof out.unreadCount !== 'number') out.unread = unread.unreadOf(chatId);
   if (out.onlineMembers === undefined && out.online) {
     const members = (await chat.members(chatId)) as Array<Loose | string>;
     out.onlineMembers = members.filter((m) => typeof m === 'object' && m.online).length;
@@ -50,7 +45,8 @@ function withDelivery(chat: ChatServiceView, chatId: number, message: Loose): Lo
   return { ...message, delivery: store.deliveryOf(chatId, message.id) };
 }
 
-export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: UnreadTracker = { unread: new Map(), markRead: () => undefined }): void {
+/** Chats: list, join or start, messages with paging, send, typing, members, read markers, leave, search. */
+export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: UnreadTracker): void {
   const errors = { '4xx': errorSchema };
 
   app.get(
@@ -100,7 +96,10 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: Unre
     '/api/chats/:chatId',
     { schema: { summary: 'Leave a chat', tags: ['chats'], params: chatIdParams, response: { 200: okSchema, ...errors } } },
     async (request) => {
-      await chatOf(api).leave(request.params.chatId);
+      const chat = chatOf(api);
+      // The marker is found through the chat's network ID, which leave() deletes: forget it first.
+      unread.forget(request.params.chatId);
+      await chat.leave(request.params.chatId);
       return { ok: true };
     },
   );
@@ -125,9 +124,28 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: Unre
       const { before, limit } = request.query;
       const chat = chatOf(api);
       const page = (await chat.history(chatId, { ...(before ? { before: decodeCursor(before) } : {}), limit: limit ?? DEFAULT_PAGE })) as Loose;
+      const messages = ((page.messages ?? []) as Loose[]).map((m) => messageJson(withDelivery(chat, chatId, m), chatId));
       // The newest page is what the chat screen opens with: the chat has been read.
-      if (!before) unread.markRead(chatId);
-      return { messages: ((page.messages ?? []) as Loose[]).map((m) => messageJson(withDelivery(chat, chatId, m), chatId)), next: encodeCursor(page.next) };
+      if (!before) unread.markRead(chatId, Math.max(0, ...messages.map((m) => m.seq)));
+      return { messages, next: encodeCursor(page.next) };
+    },
+  );
+
+  app.post<ChatParams & { Body: { seq: number } }>(
+    '/api/chats/:chatId/read',
+    {
+      schema: {
+        summary: 'The user has seen the chat up to message `seq` (an open chat page reports live messages it showed)',
+        tags: ['chats'],
+        params: chatIdParams,
+        body: { type: 'object', additionalProperties: false, required: ['seq'], properties: { seq: { type: 'integer', minimum: 0 } } },
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (request) => {
+      chatOf(api);
+      unread.markRead(request.params.chatId, request.body.seq);
+      return { ok: true };
     },
   );
 

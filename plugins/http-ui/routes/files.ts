@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PluginApi } from '../../../core/plugin.js';
-import type { FileShareServiceView } from '../contract.js';
+import type { ChatServiceView, FileShareServiceView } from '../contract.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_NO_FILE_SHARE, UiError } from '../errors.js';
 import { errorSchema, okSchema, transferSchema } from '../schemas.js';
-import { transferJson } from '../serialize.js';
+import { transferJson, type ChatRef, type TransferJson } from '../serialize.js';
 
 const ACTIONS = ['download', 'pause', 'resume', 'cancel'] as const;
 /** Files dropped on a chat page are copied here, then shared from here. */
@@ -23,12 +23,50 @@ function fileShareOf(api: PluginApi): FileShareServiceView {
   return service;
 }
 
+/**
+ * Names a file's chats as this node does. file-share keys chats by network ID in
+ * hex (the same on every member's node); the page links to chats by local chat ID.
+ * A key that is a decimal chat ID (a service that keeps local IDs) is taken as is.
+ */
+export function chatNamer(api: PluginApi): (keys: unknown) => ChatRef[] {
+  const byKey = new Map<string, ChatRef>();
+  const chat = api.tryResolve<ChatServiceView>('chat');
+  let summaries: unknown = [];
+  try {
+    summaries = chat?.list() ?? [];
+  } catch {
+    // Locked between the check and the call: no names.
+  }
+  for (const s of Array.isArray(summaries) ? (summaries as Array<Record<string, unknown>>) : []) {
+    const ref = { chatId: Number(s.chatId ?? s.id), name: String(s.name ?? '') };
+    if (!Number.isSafeInteger(ref.chatId)) continue;
+    byKey.set(String(ref.chatId), ref);
+    if (Buffer.isBuffer(s.networkId)) byKey.set(s.networkId.toString('hex'), ref);
+  }
+  return (keys) => (Array.isArray(keys) ? keys.flatMap((key) => byKey.get(String(key)) ?? []) : []);
+}
+
+/** A transfer with the chats it belongs to. */
+export function transferWithChats(service: FileShareServiceView, file: Record<string, unknown>, names: (keys: unknown) => ChatRef[]): TransferJson {
+  let keys: unknown = [];
+  try {
+    if (typeof service.chatsOf === 'function' && typeof file.fileId === 'string') keys = service.chatsOf(file.fileId);
+  } catch {
+    // The engine stopped meanwhile: the transfer without its chats.
+  }
+  return transferJson(file, names(keys));
+}
+
 /** Files of the file-share plugin, when it is loaded: list, and download / pause / resume / cancel. */
 export function addFileRoutes(app: FastifyInstance, api: PluginApi): void {
   app.get(
     '/api/files',
     { schema: { summary: 'File transfers with their progress (file-share plugin)', tags: ['files'], response: { 200: { type: 'array', items: transferSchema }, '4xx': errorSchema } } },
-    async () => ((await fileShareOf(api).list()) as Array<Record<string, unknown>>).map(transferJson),
+    async () => {
+      const service = fileShareOf(api);
+      const names = chatNamer(api);
+      return ((await service.list()) as Array<Record<string, unknown>>).map((file) => transferWithChats(service, file, names));
+    },
   );
   // The upload route takes raw bytes; the parser is scoped to it, every other route stays JSON-only.
   app.register(async (scope) => {
@@ -59,7 +97,7 @@ export function addFileRoutes(app: FastifyInstance, api: PluginApi): void {
         try {
           await pipeline(request.body as Readable, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
           // The chat layer names chats to file-share by their chat ID (as a string).
-          return transferJson((await service.share(path, String(request.params.chatId))) as Record<string, unknown>);
+          return transferWithChats(service, (await service.share(path, String(request.params.chatId))) as Record<string, unknown>, chatNamer(api));
         } catch (err) {
           rmSync(dir, { recursive: true, force: true });
           throw err;

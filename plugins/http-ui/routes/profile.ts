@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { IdentityServiceView, IdentityStatus } from '../contract.js';
 import { ERR_UI_NO_PROFILE, UiError } from '../errors.js';
+import type { RegistrationJson } from '../ca-registration.js';
 import type { UiEvent } from '../event-hub.js';
-import { errorSchema, identityStatusSchema, MAX_NAME_CHARS, MAX_SECRET_CHARS, profileSchema } from '../schemas.js';
+import { errorSchema, identityStatusSchema, MAX_SECRET_CHARS, newProfileProperties, profileSchema } from '../schemas.js';
 
 /** Keep progress events to a few per second: key generation may report very often. */
 const PROGRESS_INTERVAL_MS = 100;
 
-function identityOf(api: PluginApi): IdentityServiceView {
+export function identityOf(api: PluginApi): IdentityServiceView {
   const identity = api.tryResolve<IdentityServiceView>('identity');
   if (!identity) throw new UiError(ERR_UI_NO_PROFILE, 404, 'this node runs without a profile (none is named in its config)');
   return identity;
@@ -31,8 +32,40 @@ function progressJson(progress: unknown): Record<string, unknown> {
   return { step: String(progress) };
 }
 
+/** Who issued the unlocked profile's certificate: 'self', 'ca', or null while locked. */
+function certificateKind(identity: IdentityServiceView | undefined): 'self' | 'ca' | null {
+  const kind = (identity?.profile as { kind?: unknown } | undefined)?.kind;
+  return kind === 'self' || kind === 'ca' ? kind : null;
+}
+
+/**
+ * Makes a self-issued profile (saved and unlocked), pushing the key's progress
+ * to the page as `profile-progress` events.
+ */
+export async function createProfile(identity: IdentityServiceView, input: { name: string; email: string; password: string }, publish: (event: UiEvent) => void): Promise<IdentityStatus> {
+  let last = 0;
+  await identity.create({ name: input.name, email: input.email, password: input.password, mode: 'self' }, (progress) => {
+    const now = Date.now();
+    // Ticks are thinned out; a phase's start and end always go through.
+    const tick = typeof progress === 'number' || (progress as { state?: unknown })?.state === 'tick';
+    if (tick && now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    publish({ type: 'profile-progress', progress: progressJson(progress) });
+  });
+  const status = publicStatus(identity.status());
+  publish({ type: 'profile-progress', progress: { done: true } });
+  publish({ type: 'identity', status });
+  return status;
+}
+
 /** First run (create a profile), unlock and lock. */
-export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: (event: UiEvent) => void, attachChat: () => void = () => undefined): void {
+export function addProfileRoutes(
+  app: FastifyInstance,
+  api: PluginApi,
+  publish: (event: UiEvent) => void,
+  attachChat: () => void = () => undefined,
+  registration: () => RegistrationJson | null = () => null,
+): void {
   app.get(
     '/api/profile',
     { schema: { summary: 'The profile state, and which services the UI can use', tags: ['profile'], response: { 200: profileSchema } } },
@@ -45,6 +78,8 @@ export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: 
         status: identity ? publicStatus(identity.status()) : { state: 'none' },
         chat: identity?.status().state === 'unlocked' && api.tryResolve('chat') !== undefined,
         fileShare: api.tryResolve('fileShare') !== undefined,
+        registration: registration(),
+        certificate: certificateKind(identity),
       };
     },
   );
@@ -58,31 +93,12 @@ export function addProfileRoutes(app: FastifyInstance, api: PluginApi, publish: 
           type: 'object',
           additionalProperties: false,
           required: ['name', 'email', 'password'],
-          properties: {
-            name: { type: 'string', minLength: 1, maxLength: MAX_NAME_CHARS },
-            email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS, pattern: '^[^\\s@]+@[^\\s@]+$' },
-            password: { type: 'string', minLength: 8, maxLength: MAX_SECRET_CHARS },
-          },
+          properties: newProfileProperties,
         },
         response: { 200: identityStatusSchema, '4xx': errorSchema },
       },
     },
-    async (request) => {
-      const identity = identityOf(api);
-      let last = 0;
-      await identity.create({ ...request.body, mode: 'self' }, (progress) => {
-        const now = Date.now();
-        // Ticks are thinned out; a phase's start and end always go through.
-        const tick = typeof progress === 'number' || (progress as { state?: unknown })?.state === 'tick';
-        if (tick && now - last < PROGRESS_INTERVAL_MS) return;
-        last = now;
-        publish({ type: 'profile-progress', progress: progressJson(progress) });
-      });
-      const status = publicStatus(identity.status());
-      publish({ type: 'profile-progress', progress: { done: true } });
-      publish({ type: 'identity', status });
-      return status;
-    },
+    async (request) => createProfile(identityOf(api), request.body, publish),
   );
   app.post<{ Body: { password: string } }>(
     '/api/profile/unlock',

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolveConfig } from '../../../core/config.js';
+import { writeFileAtomic } from '../../../core/identity/profile-file.js';
 import type { PluginApi } from '../../../core/plugin.js';
-import { BUILT_IN_PLUGINS, configDirOf, loadPlugin } from '../../../core/plugin-loader.js';
+import { BUILT_IN_PLUGINS, configDirOf, importPluginDefinition, loadPlugin } from '../../../core/plugin-loader.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_NO_CONFIG_FILE, UiError } from '../errors.js';
 import { errorSchema } from '../schemas.js';
 
@@ -25,6 +26,11 @@ const settingsSchema = {
           state: { enum: ['loaded', 'disabled', 'failed', 'absent'], description: 'In the running node.' },
           description: { type: 'string' },
           reason: { type: 'string' },
+          optionsSchema: {
+            type: ['object', 'null'],
+            additionalProperties: true,
+            description: "The plugin's options schema (JSON Schema): the page draws its options form from it; the node checks saved options against it.",
+          },
         },
       },
     },
@@ -39,29 +45,50 @@ function readRaw(source: string): RawConfig {
   return raw as RawConfig;
 }
 
-/** Plugins on and off, saved to the config file (only its `plugins` key is written). */
+/**
+ * A plugin's options schema and description from its module, also when it is
+ * not running; a module that cannot be read gives neither (the page then offers no form).
+ */
+async function definitionOf(name: string, configDir: string): Promise<{ schema: Record<string, unknown> | null; description?: string }> {
+  try {
+    const definition = await importPluginDefinition(name, configDir);
+    const schema = definition.optionsSchema && typeof definition.optionsSchema === 'object' ? (definition.optionsSchema as Record<string, unknown>) : null;
+    return { schema, ...(typeof definition.description === 'string' ? { description: definition.description } : {}) };
+  } catch {
+    return { schema: null };
+  }
+}
+
+/**
+ * Plugins on and off and their options (proxy, trackers, DHT bootstrap…), saved
+ * to the config file (only its `plugins` key is written, atomically).
+ */
 export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
   const source = api.config.source;
+  const configDir = configDirOf(source);
 
-  const view = (): Record<string, unknown> => {
+  const view = async (): Promise<Record<string, unknown>> => {
     const saved = source ? (readRaw(source).plugins ?? {}) : api.config.plugins;
     // Plugins given in code (embedding apps, tests) are not the config file's to switch.
     const running = new Map(api.resolve('plugins').status().filter((p) => p.origin !== 'inline').map((p) => [p.name, p]));
     const names = [...new Set([...BUILT_IN_PLUGINS, ...Object.keys(saved), ...running.keys()])];
     let restartNeeded = false;
-    const plugins = names.map((name) => {
+    const definitions = await Promise.all(names.map((name) => definitionOf(name, configDir)));
+    const plugins = names.map((name, i) => {
       const enabled = name in saved && saved[name] !== false;
       const status = running.get(name);
       const state = status?.state ?? 'absent';
       if (enabled !== (state === 'loaded') && state !== 'failed') restartNeeded = true;
       const entry = saved[name];
+      const description = status?.description ?? definitions[i]!.description;
       return {
         name,
         enabled,
         options: entry && typeof entry === 'object' ? entry : {},
         state,
-        ...(status?.description ? { description: status.description } : {}),
+        ...(description ? { description } : {}),
         ...(status?.reason ? { reason: status.reason } : {}),
+        optionsSchema: definitions[i]!.schema,
       };
     });
     return { source, restartNeeded, plugins };
@@ -101,7 +128,7 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
       const current = plugins[name];
       if (options !== undefined) {
         // The plugin's own schema judges its options (loadPlugin validates them, the module is already loaded or small).
-        await loadPlugin(name, options, configDirOf(source));
+        await loadPlugin(name, options, configDir);
         plugins[name] = enabled ? options : false;
       } else {
         // Options already in the file are kept when a plugin is turned on again.
@@ -109,9 +136,8 @@ export function addSettingsRoutes(app: FastifyInstance, api: PluginApi): void {
       }
       const next = { ...raw, plugins };
       resolveConfig(next, source); // throws ERR_CONFIG_INVALID rather than save a file the node cannot start with
-      const temporary = `${source}.${process.pid}.tmp`;
-      writeFileSync(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-      renameSync(temporary, source);
+      // A crash mid-save leaves the old file or the new one, never half of each.
+      await writeFileAtomic(source, Buffer.from(`${JSON.stringify(next, null, 2)}\n`));
       api.logger.info({ plugin: name, enabled }, 'plugin setting saved');
       return view();
     },

@@ -26,7 +26,7 @@ describe('http-ui: API routes against the identity / chat contract', () => {
 
   it('reports a node whose profile does not exist yet, and refuses chats until it is unlocked', async () => {
     const res = await api(node, '/api/profile');
-    expect(res.json()).to.deep.equal({ available: true, status: { state: 'none' }, chat: false, fileShare: true });
+    expect(res.json()).to.deep.equal({ available: true, status: { state: 'none' }, chat: false, fileShare: true, registration: null, certificate: null });
     const chats = await api(node, '/api/chats');
     expect(chats.status).to.equal(409);
     expect(chats.json().code).to.equal('ERR_UI_LOCKED');
@@ -254,7 +254,7 @@ describe('http-ui: a node without a profile', () => {
   });
 
   it('says so, and has no chats or files', async () => {
-    expect((await api(node, '/api/profile')).json()).to.deep.equal({ available: false, status: { state: 'none' }, chat: false, fileShare: false });
+    expect((await api(node, '/api/profile')).json()).to.deep.equal({ available: false, status: { state: 'none' }, chat: false, fileShare: false, registration: null, certificate: null });
     const create = await api(node, '/api/profile', { method: 'POST', body: { name: 'A', email: 'a@example.org', password: PASSWORD } });
     expect(create.status).to.equal(404);
     expect(create.json().code).to.equal('ERR_UI_NO_PROFILE');

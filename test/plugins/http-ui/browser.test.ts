@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchBrowser } from '../../helpers/browser.js';
@@ -67,6 +67,70 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
         expect(await page.locator('input[name=plugin-http-ui]').isDisabled()).to.equal(true);
         await page.screenshot({ path: artifactPath('settings.png'), fullPage: true });
         expect(problems).to.deep.equal([]);
+      } finally {
+        await page.close();
+      }
+    });
+
+    it('edits the proxy, trackers and DHT bootstrap as forms drawn from their schemas, saved to the config file', async () => {
+      const page = await browser.context.newPage();
+      const problems = watchProblems(page);
+      const saved = (): Record<string, unknown> => (JSON.parse(readFileSync(node.configFile, 'utf8')) as { plugins: Record<string, unknown> }).plugins;
+      try {
+        await page.goto(node.url);
+        await page.click('#nav a[data-view=settings]');
+        // Turned on in the file (not in the running node): their option forms appear.
+        for (const name of ['proxy-socks', 'trackers', 'dht']) {
+          await page.check(`input[name=plugin-${name}]`);
+          await page.locator(`details.options[data-plugin=${name}]`).waitFor();
+        }
+        expect(saved()).to.deep.include({ 'proxy-socks': true, trackers: true, dht: true });
+
+        const proxy = page.locator('form.plugin-options[data-plugin=proxy-socks]');
+        await proxy.locator('select[name="proxy-socks.type"]').selectOption({ label: 'http' });
+        await proxy.locator('input[name="proxy-socks.host"]').fill('127.0.0.1');
+        await proxy.locator('input[name="proxy-socks.port"]').fill('3128');
+        await proxy.locator('input[name="proxy-socks.username"]').fill('alice');
+        expect(await proxy.locator('input[name="proxy-socks.password"]').getAttribute('type')).to.equal('password');
+        await proxy.locator('input[name="proxy-socks.password"]').fill('s3cret');
+        await proxy.locator('button[type=submit]').click();
+        await proxy.locator('.saved', { hasText: 'Saved' }).waitFor();
+        expect(saved()['proxy-socks']).to.deep.equal({ type: 'http', host: '127.0.0.1', port: 3128, username: 'alice', password: 's3cret' });
+
+        const trackers = page.locator('form.plugin-options[data-plugin=trackers]');
+        await trackers.locator('input[name="trackers.announce.default"]').uncheck();
+        await trackers.locator('textarea[name="trackers.announce"]').fill('udp://127.0.0.1:6969\nhttp://127.0.0.1:8000/announce');
+        await trackers.locator('input[name="trackers.fastIntervalSeconds"]').fill('60');
+        await trackers.locator('input[name="trackers.allowPrivateAddresses"]').check();
+        // Nested objects the form cannot draw are JSON, read before anything is sent.
+        await trackers.locator('textarea[name="trackers.networks"]').fill('{ "ab": ');
+        await trackers.locator('button[type=submit]').click();
+        await trackers.locator('.error', { hasText: 'Networks: not valid JSON' }).waitFor();
+        await trackers.locator('textarea[name="trackers.networks"]').fill('');
+        await trackers.locator('button[type=submit]').click();
+        await trackers.locator('.saved', { hasText: 'Saved' }).waitFor();
+        expect(saved().trackers).to.deep.equal({ announce: ['udp://127.0.0.1:6969', 'http://127.0.0.1:8000/announce'], allowPrivateAddresses: true, fastIntervalSeconds: 60 });
+
+        // The node checks the form's values against the same schema: a malformed bootstrap entry is refused, the file kept.
+        const dht = page.locator('form.plugin-options[data-plugin=dht]');
+        expect(await dht.locator('textarea[name="dht.bootstrap"]').isDisabled()).to.equal(true);
+        await dht.locator('input[name="dht.bootstrap.default"]').uncheck();
+        await dht.locator('textarea[name="dht.bootstrap"]').fill('router.example.org:6881\nnot a node');
+        await dht.locator('button[type=submit]').click();
+        await dht.locator('.error', { hasText: 'bootstrap' }).waitFor();
+        expect(saved().dht).to.equal(true);
+        await dht.locator('textarea[name="dht.bootstrap"]').fill('127.0.0.1:6881\n[::1]:6881');
+        await dht.locator('input[name="dht.host"]').fill('127.0.0.1');
+        await dht.locator('button[type=submit]').click();
+        await dht.locator('.saved', { hasText: 'Saved' }).waitFor();
+        expect(saved().dht).to.deep.equal({ bootstrap: ['127.0.0.1:6881', '[::1]:6881'], host: '127.0.0.1' });
+        await page.locator('#restart-notice').waitFor();
+        await page.screenshot({ path: artifactPath('settings-forms.png'), fullPage: true });
+        await page.setViewportSize({ width: 360, height: 640 });
+        const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+        expect(overflow).to.be.at.most(0);
+        await page.screenshot({ path: artifactPath('settings-forms-narrow.png'), fullPage: true });
+        expect(problems.filter((p) => !/status of 400/.test(p))).to.deep.equal([]);
       } finally {
         await page.close();
       }
@@ -167,12 +231,35 @@ suite(`http-ui: the web app in headless Chromium${missing}`, function () {
       const theirs = page.locator(`#messages li.incoming[data-id="${id.toString('hex')}"]`);
       await theirs.waitFor();
       expect(await theirs.locator('.sender').textContent()).to.equal('carol@example.org');
+      // Shown in the open chat: the page reports it read, so it does not count as unread.
+      await page.waitForFunction(
+        async (open) => ((await (await fetch('/api/chats')).json()) as Array<{ chatId: number; unread: number }>).find((c) => c.chatId === open)?.unread === 0,
+        chatId,
+        { polling: 100, timeout: 10_000 },
+      );
 
       chat.service.emit('member-online', chatId, 'carol@example.org');
       await page.locator('#members li[data-identity="carol@example.org"]', { hasText: 'safety number' }).waitFor();
       chat.service.emit('mesh-status', chatId, 'full');
       await page.locator('#mesh-status', { hasText: 'connected to all' }).waitFor();
       await page.screenshot({ path: artifactPath('chat.png'), fullPage: true });
+    });
+
+    it('keeps a mesh change that comes while the chat screen is still loading', async () => {
+      const chat = stand.chat()!;
+      const chatId = (chat.list() as Array<{ chatId: number }>)[0]!.chatId;
+      // The chat summary is read first; the change comes while the members are read, before the screen shows.
+      await page.route('**/api/chats/*/members', async (route) => {
+        chat.service.emit('mesh-status', chatId, 'partial');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await route.continue();
+      });
+      try {
+        await page.reload();
+        await page.locator('#mesh-status', { hasText: 'partly connected' }).waitFor({ timeout: 10_000 });
+      } finally {
+        await page.unroute('**/api/chats/*/members');
+      }
     });
 
     it('pages older history', async () => {

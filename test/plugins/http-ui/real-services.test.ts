@@ -4,7 +4,8 @@
  * web UI's HTTP routes and WebSocket only.
  */
 import { expect } from 'chai';
-import { rendezvous, startChatNode } from './chat-nodes.js';
+import { Rendezvous } from '../../helpers/testnet.js';
+import { startChatNode } from './chat-nodes.js';
 import { openEvents } from './events.js';
 import { api, type UiNode } from './ui-node.js';
 
@@ -27,8 +28,8 @@ describe('http-ui: the API on the real identity and chat services (two nodes)', 
   const sockets: Array<Awaited<ReturnType<typeof openEvents>>> = [];
 
   before(async function () {
-    const plugin = rendezvous();
-    nodes.push(await startChatNode(plugin()), await startChatNode(plugin()));
+    const rendezvous = new Rendezvous();
+    nodes.push(await startChatNode(rendezvous.plugin()), await startChatNode(rendezvous.plugin()));
     if (!nodes[0]!.kernel.tryResolve('identity')) this.skip();
     for (const node of nodes) sockets.push(await openEvents(node));
   });
@@ -99,6 +100,41 @@ describe('http-ui: the API on the real identity and chat services (two nodes)', 
     await api(bob, `/api/chats/${b.chatId}/typing`, { method: 'POST' });
     expect(await sockets[0]!.waitFor((e) => e.type === 'typing')).to.deep.equal({ type: 'typing', chatId: a.chatId, identity: 'bob@example.org' });
     expect((await api(bob, '/api/search?q=bob')).json().hits.map((m: { id: string }) => m.id)).to.deep.equal([sent.id]);
+  });
+
+  it('keeps unread counts in its own table: they survive a restart, and reading clears them', async () => {
+    const [alice, bob] = nodes as [UiNode, UiNode];
+    const a = (await api(alice, '/api/chats')).json()[0];
+    const b = (await api(bob, '/api/chats')).json()[0];
+    for (const text of ['one for later', 'two for later']) {
+      expect((await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text } })).status).to.equal(200);
+    }
+    await until('two unread at bob', async () => ((await api(bob, '/api/chats')).json()[0].unread === 2 ? true : undefined));
+
+    sockets[1]!.close();
+    await bob.restart();
+    sockets[1] = await openEvents(bob);
+    expect((await api(bob, '/api/profile/unlock', { method: 'POST', body: { password: PASSWORD } })).status).to.equal(200);
+    expect((await api(bob, '/api/chats')).json()[0]).to.include({ chatId: b.chatId, unread: 2 });
+
+    // Opening the chat (its newest page) reads it.
+    const page = (await api(bob, `/api/chats/${b.chatId}/messages?limit=1`)).json();
+    expect(page.messages[0].text).to.equal('two for later');
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(0);
+    // Bob's node is new: its mesh is full only once its session with Alice is up (Alice's may still show the old one).
+    await until('bob connected to alice again', async () => ((await api(bob, '/api/chats')).json()[0].meshStatus === 'full' ? true : undefined));
+    const sent = (await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text: 'seen live' } })).json();
+    const live = await sockets[1]!.waitFor((e) => e.type === 'message' && e.message.id === sent.id);
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(1);
+    // The open page reports a live message it showed.
+    const read = await api(bob, `/api/chats/${b.chatId}/read`, { method: 'POST', body: { seq: live.message.seq } });
+    expect(read.json()).to.deep.equal({ ok: true });
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(0);
+    // An older marker does not clear a newer message.
+    const newer = (await api(alice, `/api/chats/${a.chatId}/messages`, { method: 'POST', body: { text: 'not seen yet' } })).json();
+    await sockets[1]!.waitFor((e) => e.type === 'message' && e.message.id === newer.id);
+    await api(bob, `/api/chats/${b.chatId}/read`, { method: 'POST', body: { seq: live.message.seq } });
+    expect((await api(bob, '/api/chats')).json()[0].unread).to.equal(1);
   });
 
   it('leaves a chat', async () => {

@@ -59,7 +59,7 @@ describe('http-ui: JSON conversion and the history cursor', () => {
     const message = messageJson({ seq: 9, id, type: 1, sender: 'a@example.org', outgoing: true, hlc: { wallMs: 5, counter: 1 }, receivedAt: 6, content: Buffer.from('hi'), text: 'hi', delivery: [{ recipient: 'b', deliveredAt: 7 }, { recipient: 'c', deliveredAt: null }] }, 2);
     expect(message).to.deep.equal({ id: id.toString('hex'), seq: 9, chatId: 2, type: 1, sender: 'a@example.org', outgoing: true, sentAt: 5, receivedAt: 6, text: 'hi', deliveredTo: ['b'], pendingTo: ['c'] });
     expect(memberJson('x@example.org')).to.deep.equal({ identity: 'x@example.org', name: null, online: false, fingerprint: null, safetyNumber: null });
-    expect(transferJson({ fileId: 'ab', name: 'f', size: 10, bytes: 4, state: 'active', origin: 'remote', path: '/secret/place', mimeType: 'text/plain', error: null })).to.deep.equal({
+    expect(transferJson({ fileId: 'ab', name: 'f', size: 10, bytes: 4, state: 'active', origin: 'remote', path: '/secret/place', mimeType: 'text/plain', error: null }, [{ chatId: 3, name: 'Team' }])).to.deep.equal({
       id: 'ab',
       name: 'f',
       mimeType: 'text/plain',
@@ -69,6 +69,7 @@ describe('http-ui: JSON conversion and the history cursor', () => {
       done: 4,
       rate: null,
       error: null,
+      chats: [{ chatId: 3, name: 'Team' }],
     });
   });
 

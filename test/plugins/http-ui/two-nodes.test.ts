@@ -2,16 +2,25 @@
  * The issue's browser test: two real nodes (kernels with the chat wiring and the
  * web UI) and two pages. Each page creates its profile, both join the same group,
  * a message sent in one page appears in the other, and the sender sees the
- * delivery tick. Discovery is an in-process rendezvous (like a tracker) so the
+ * delivery tick; a file dropped on the chat in one page is downloaded in the
+ * other with the same SHA-256. Discovery is an in-process rendezvous (like a tracker) so the
  * test needs no network beyond 127.0.0.1.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchBrowser } from '../../helpers/browser.js';
-import { rendezvous, startChatNode } from './chat-nodes.js';
+import { Rendezvous } from '../../helpers/testnet.js';
+import { startChatNode } from './chat-nodes.js';
 import { api, rawRequest, type UiNode } from './ui-node.js';
+
+/** The little of the page's DataTransfer the drop needs. */
+interface BrowserDataTransfer {
+  items: { add(file: unknown): void };
+}
 
 async function createProfile(page: Page, node: UiNode, name: string, email: string): Promise<void> {
   await page.goto(node.url);
@@ -39,12 +48,15 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
   this.timeout(120_000);
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   const nodes: UiNode[] = [];
+  /** Both pages stay open from one test to the next (the file is shared in the chat the first one set up). */
+  let pageA: Page;
+  let pageB: Page;
 
   before(async function () {
     // Before any node starts: a server only serves /app/ when the script is built.
     execFileSync(process.execPath, [join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.ui.json'], { stdio: 'pipe' });
-    const plugin = rendezvous();
-    nodes.push(await startChatNode(plugin()), await startChatNode(plugin()));
+    const rendezvous = new Rendezvous();
+    nodes.push(await startChatNode(rendezvous.plugin(), { 'file-share': {} }), await startChatNode(rendezvous.plugin(), { 'file-share': {} }));
     if (!nodes[0]!.kernel.tryResolve('identity')) {
       // eslint-disable-next-line no-console
       console.log('      (skipped: this kernel has no `identity` service yet: the chat wiring is not merged)');
@@ -53,14 +65,16 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     browser = await launchBrowser();
   });
   after(async () => {
+    await pageA?.close();
+    await pageB?.close();
     await browser?.close();
     for (const node of nodes) await node.stop().catch(() => undefined);
   });
 
   it('creates profiles, joins one group, and a message sent in one page appears in the other with a delivery tick', async () => {
     const [alice, bob] = nodes as [UiNode, UiNode];
-    const pageA = await browser.context.newPage();
-    const pageB = await browser.context.newPage();
+    pageA = await browser.context.newPage();
+    pageB = await browser.context.newPage();
     await createProfile(pageA, alice, 'Alice', 'alice@example.org');
     await createProfile(pageB, bob, 'Bob', 'bob@example.org');
     await joinGroup(pageA, 'Team', 'open sesame');
@@ -69,6 +83,9 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     // Each page sees the other member come online (with a safety number once the session showed the key).
     await pageA.locator('#members li[data-identity="bob@example.org"] .dot.on').waitFor({ timeout: 60_000 });
     await pageB.locator('#members li[data-identity="alice@example.org"] .dot.on').waitFor({ timeout: 60_000 });
+    // The header follows the mesh live: no stale "no one connected" beside an online member.
+    await pageA.locator('#mesh-status', { hasText: 'connected to all' }).waitFor({ timeout: 30_000 });
+    await pageB.locator('#mesh-status', { hasText: 'connected to all' }).waitFor({ timeout: 30_000 });
 
     await pageA.fill('#composer textarea', 'Hello Bob <b>not bold</b>');
     await pageA.press('#composer textarea', 'Enter');
@@ -87,8 +104,49 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
 
     await pageA.screenshot({ path: artifactPath('two-nodes-alice.png'), fullPage: true });
     await pageB.screenshot({ path: artifactPath('two-nodes-bob.png'), fullPage: true });
-    await pageA.close();
-    await pageB.close();
+  });
+
+  it('a file dropped on the chat in one page is downloaded in the other, byte for byte', async () => {
+    // Four 64 KiB blocks and a bit: more than one block request.
+    const bytes = randomBytes(4 * 65_536 + 1234);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    // Dropped on the conversation, as a user drags a file from the desktop.
+    const dataTransfer = await pageA.evaluateHandle((content) => {
+      // Runs in the page; the test's own compilation has no DOM types.
+      const page = globalThis as unknown as { DataTransfer: new () => BrowserDataTransfer; File: new (parts: unknown[], name: string, options: { type: string }) => unknown };
+      const transfer = new page.DataTransfer();
+      transfer.items.add(new page.File([new Uint8Array(content)], 'report 2026.bin', { type: 'application/octet-stream' }));
+      return transfer;
+    }, [...bytes]);
+    await pageA.dispatchEvent('#view .scroller', 'drop', { dataTransfer });
+    await pageA.locator('#share-status', { hasText: 'Shared report 2026.bin' }).waitFor({ timeout: 30_000 });
+    await pageA.locator('#chat-files li[data-state=done]', { hasText: 'report 2026.bin' }).waitFor();
+    // The other page's open chat lists the offer beside its members, live.
+    await pageB.locator('#chat-files li[data-state=advertised]', { hasText: 'report 2026.bin' }).locator('button[data-action=download]').waitFor({ timeout: 30_000 });
+    await pageB.screenshot({ path: artifactPath('two-nodes-offer.png'), fullPage: true });
+
+    await pageB.click('#nav a[data-view=files]');
+    const offered = pageB.locator('#transfers li', { hasText: 'report 2026.bin' });
+    await offered.waitFor({ timeout: 30_000 });
+    // file-share names the chat by network ID; the page shows and links it by this node's chat.
+    expect(await offered.locator('a.chat-link').textContent()).to.equal('Team');
+    expect(await offered.locator('a.chat-link').getAttribute('href')).to.match(/^#\/chat\/\d+$/);
+    await offered.locator('button[data-action=download]').click();
+    const done = pageB.locator('#transfers li[data-state=done]', { hasText: 'report 2026.bin' });
+    await done.waitFor({ timeout: 60_000 });
+    await pageB.screenshot({ path: artifactPath('two-nodes-files.png'), fullPage: true });
+
+    const [download] = await Promise.all([pageB.waitForEvent('download'), done.locator('a.open').click()]);
+    expect(download.suggestedFilename()).to.equal('report 2026.bin');
+    const saved = readFileSync((await download.path())!);
+    expect(saved.length).to.equal(bytes.length);
+    expect(createHash('sha256').update(saved).digest('hex')).to.equal(digest);
+
+    // The sender's Files page names the same chat for the file it shared.
+    await pageA.click('#nav a[data-view=files]');
+    const shared = pageA.locator('#transfers li', { hasText: 'report 2026.bin' });
+    await shared.waitFor();
+    expect(await shared.locator('a.chat-link').textContent()).to.equal('Team');
   });
 
   it('refuses requests without the token or from a foreign Origin', async () => {

@@ -16,6 +16,8 @@ export interface UiNode {
   /** `http://127.0.0.1:PORT` */
   base: string;
   configFile: string;
+  /** Stops the kernel and starts a new one on the same config and data folder (new port and token). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,32 +47,42 @@ export async function bootUiNode(
   plugins: InlinePlugin[],
   options: Partial<KernelOptions> = {},
 ): Promise<UiNode> {
-  let kernel: Kernel;
+  // A failed start closes what it opened itself.
+  const boot = async (): Promise<Kernel> => {
+    const kernel = await createTestKernel(resolveConfig(raw, configFile), plugins, options);
+    await kernel.start();
+    return kernel;
+  };
+  /** Where the node's UI is now (the port and token change with every start). */
+  const address = (kernel: Kernel): Pick<UiNode, 'kernel' | 'url' | 'port' | 'token' | 'base'> => {
+    const url = kernel.resolve('httpUi').url!;
+    const parsed = new URL(url);
+    return { kernel, url, port: Number(parsed.port), token: parsed.searchParams.get('token')!, base: `${parsed.protocol}//${parsed.host}` };
+  };
+  let first: Kernel;
   try {
     writeFileSync(configFile, JSON.stringify(raw, null, 2));
-    kernel = await createTestKernel(resolveConfig(raw, configFile), plugins, options);
-    await kernel.start();
+    first = await boot();
   } catch (err) {
     dir.cleanup();
     throw err;
   }
-  const url = kernel.resolve('httpUi').url!;
-  const parsed = new URL(url);
-  return {
-    kernel,
-    url,
-    port: Number(parsed.port),
-    token: parsed.searchParams.get('token')!,
-    base: `${parsed.protocol}//${parsed.host}`,
+  const node: UiNode = {
+    ...address(first),
     configFile,
+    async restart() {
+      await node.kernel.stop();
+      Object.assign(node, address(await boot()));
+    },
     async stop() {
       try {
-        await kernel.stop();
+        await node.kernel.stop();
       } finally {
         dir.cleanup();
       }
     },
   };
+  return node;
 }
 
 export interface RawResponse {

@@ -1,12 +1,16 @@
-import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type UiEvent } from '../api.js';
-import { el, errorLine, formatTime } from '../dom.js';
+import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type Transfer, type UiEvent } from '../api.js';
+import { el, errorLine, formatTime, paperClipIcon } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 import { meshLabel } from './chats.js';
+import { transferRow } from './files.js';
 
 const PAGE_SIZE = 50;
 /** Tell peers we are typing at most this often; show their indicator this long. */
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 5000;
+/** Live messages read in a burst are reported once, this long after the last. */
+const READ_REPORT_MS = 500;
+const FILES_REFRESH_MS = 200;
 
 interface Shown {
   message: Message;
@@ -111,6 +115,13 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
   };
 
   const mesh = el('span', { class: 'muted', id: 'mesh-status' }, chat.online ? meshLabel(chat.meshStatus) : 'offline');
+  /** Counts mesh events, so a summary read before the latest one does not overwrite it. */
+  let meshEvents = 0;
+  const refreshMesh = async (): Promise<void> => {
+    const seen = meshEvents;
+    const now = (await getJson<Chat[]>('/api/chats')).find((c) => c.chatId === chatId);
+    if (now && seen === meshEvents) mesh.textContent = now.online ? meshLabel(now.meshStatus) : 'offline';
+  };
   const typing = el('div', { class: 'typing muted', id: 'typing', 'aria-live': 'polite' });
   let typingTimer: number | undefined;
   const error = errorLine();
@@ -162,7 +173,8 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     })
       .then(async (response) => {
         if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
-        shareStatus.textContent = `Shared ${file.name}. Progress is on the Files page.`;
+        shareStatus.textContent = `Shared ${file.name}.`;
+        void refreshFiles().catch(() => undefined);
       })
       .catch((err: unknown) => {
         shareStatus.textContent = '';
@@ -174,7 +186,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     for (const file of picker.files ?? []) shareFile(file);
     picker.value = '';
   });
-  const attach = el('button', { type: 'button', class: 'attach', title: 'Share a file (or drop it on the conversation)', 'aria-label': 'Share a file' }, '📎');
+  const attach = el('button', { type: 'button', class: 'attach', title: 'Share a file (or drop it on the conversation)', 'aria-label': 'Share a file' }, paperClipIcon());
   attach.addEventListener('click', () => picker.click());
   if (ctx.profile.fileShare) {
     composer.prepend(attach, picker);
@@ -190,6 +202,24 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
     });
   }
 
+  // Live messages shown while the page is in view are read: tell the node (once per burst), so unread counts stay right.
+  let readUpTo = 0;
+  let reported = 0;
+  let readTimer: number | undefined;
+  const reportRead = (): void => {
+    if (document.visibilityState !== 'visible' || readUpTo <= reported) return;
+    clearTimeout(readTimer);
+    readTimer = window.setTimeout(() => {
+      const seq = readUpTo;
+      void postJson(`/api/chats/${chatId}/read`, { seq }).then(() => (reported = Math.max(reported, seq))).catch(() => undefined);
+    }, READ_REPORT_MS);
+  };
+  const markRead = (seq: number): void => {
+    readUpTo = Math.max(readUpTo, seq);
+    reportRead();
+  };
+  document.addEventListener('visibilitychange', reportRead);
+
   const leave = el('button', { type: 'button', class: 'link danger', id: 'leave' }, 'Leave');
   leave.addEventListener('click', () => {
     if (!confirm(`Leave "${chat.name}"? Its history is deleted from this device.`)) return;
@@ -198,13 +228,30 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
       .catch((err: unknown) => error.set(err));
   });
 
-  await Promise.all([loadPage(), refreshMembers()]);
+  // Side panels start open where there is room for them.
+  const wide = window.matchMedia('(min-width: 760px)').matches;
+  // The files shared in this chat (by anyone), with their progress and actions, beside the members.
+  const files = el('ul', { class: 'transfers chat-files', id: 'chat-files' });
+  const filesSummary = el('summary', {}, 'Files');
+  const filesPanel = el('details', { class: 'panel files-panel', hidden: '' }, filesSummary, files);
+  filesPanel.open = wide;
+  const refreshFiles = async (): Promise<void> => {
+    const all = await getJson<Transfer[]>('/api/files');
+    const mine = all.filter((t) => t.chats.some((c) => c.chatId === chatId));
+    files.replaceChildren(...mine.map((t) => transferRow(t, error, () => void refreshFiles().catch(() => undefined), { showChats: false })));
+    filesSummary.textContent = `Files (${mine.length})`;
+    filesPanel.hidden = mine.length === 0;
+  };
+  let filesTimer: number | undefined;
+
+  await Promise.all([loadPage(), refreshMembers(), ctx.profile.fileShare ? refreshFiles().catch(() => undefined) : undefined]);
+  // After the screen is shown (the router attaches it once this returns).
   requestAnimationFrame(() => {
     scroller.scrollTop = scroller.scrollHeight;
   });
 
   const details = el('details', { class: 'panel member-panel' }, el('summary', {}, 'Members'), members);
-  if (window.matchMedia('(min-width: 760px)').matches) details.open = true;
+  details.open = wide;
 
   return {
     title: chat.name,
@@ -218,15 +265,22 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         mesh,
         leave,
       ),
-      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), details),
+      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), el('aside', { class: 'chat-side' }, details, filesPanel)),
     ],
     onEvent(event: UiEvent) {
+      if (event.type === 'file') {
+        // Progress comes a few times a second per file: one refresh per burst.
+        clearTimeout(filesTimer);
+        filesTimer = window.setTimeout(() => void refreshFiles().catch(() => undefined), FILES_REFRESH_MS);
+        return;
+      }
       if (!('chatId' in event) || event.chatId !== chatId) return;
       switch (event.type) {
         case 'message': {
           const message = (event as { message: Message }).message;
           append(message);
           typing.textContent = '';
+          if (!message.outgoing) markRead(message.seq);
           break;
         }
         case 'delivery': {
@@ -243,13 +297,23 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           break;
         }
         case 'member':
+          // A member came or went: the member list, and the mesh status as the service sees it now.
           void refreshMembers().catch(() => undefined);
+          void refreshMesh().catch(() => undefined);
           break;
         case 'mesh':
+          meshEvents++;
           mesh.textContent = meshLabel((event as { status: string }).status);
           break;
       }
     },
-    dispose: () => clearTimeout(typingTimer),
+    dispose: () => {
+      clearTimeout(typingTimer);
+      clearTimeout(readTimer);
+      clearTimeout(filesTimer);
+      // Leaving the page before the report went: send it now.
+      if (readUpTo > reported) void postJson(`/api/chats/${chatId}/read`, { seq: readUpTo }).catch(() => undefined);
+      document.removeEventListener('visibilitychange', reportRead);
+    },
   };
 }

@@ -2,7 +2,8 @@ import { getJson, postJson, type Transfer, type UiEvent } from '../api.js';
 import { el, errorLine, formatBytes } from '../dom.js';
 import type { Screen } from '../screen.js';
 
-function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, refresh: () => void): HTMLLIElement {
+/** One file with its progress and what can be done with it (download, pause, resume, cancel, open). */
+export function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, refresh: () => void, options: { showChats?: boolean } = {}): HTMLLIElement {
   const bar = el('progress', { max: String(Math.max(transfer.size, 1)) });
   bar.value = transfer.done;
   const action = (name: string, label: string): HTMLButtonElement => {
@@ -20,10 +21,11 @@ function transferRow(transfer: Transfer, error: ReturnType<typeof errorLine>, re
   if (transfer.direction === 'in' && (transfer.state === 'active' || transfer.state === 'paused')) actions.push(action('cancel', 'Cancel'));
   if (transfer.state === 'done') actions.push(el('a', { href: `/api/files/${encodeURIComponent(transfer.id)}/content`, download: transfer.name, class: 'open' }, 'Open'));
   const rate = transfer.rate && transfer.state === 'active' ? ` · ${formatBytes(transfer.rate)}/s` : '';
+  const chats = (options.showChats === false ? [] : transfer.chats).flatMap((chat, i) => [i > 0 ? ', ' : ' in ', el('a', { href: `#/chat/${chat.chatId}`, class: 'chat-link' }, chat.name)]);
   return el(
     'li',
     { class: 'transfer', 'data-transfer': transfer.id, 'data-state': transfer.state },
-    el('div', { class: 'row' }, el('strong', {}, transfer.name), el('span', { class: 'muted' }, `${transfer.direction === 'in' ? 'received' : 'shared'} · ${transfer.state}`)),
+    el('div', { class: 'row' }, el('strong', {}, transfer.name), el('span', { class: 'muted' }, `${transfer.direction === 'in' ? 'offered' : 'shared'}`, ...chats, ` · ${transfer.state}`)),
     bar,
     el('div', { class: 'row muted' }, `${formatBytes(transfer.done)} of ${formatBytes(transfer.size)}${rate}`, ...actions),
     transfer.error ? el('div', { class: 'error' }, transfer.error) : null,

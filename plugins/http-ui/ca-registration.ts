@@ -1,0 +1,151 @@
+/**
+ * A profile issued by a certification authority, in two steps as `bitchat
+ * profile create --ca` does it (at first run, or later for a self-issued profile): (1) make the key and save the profile (self-issued for
+ * now, so a failed registration never loses the key), ask the CA to mail a code;
+ * (2) send the code back, adopt the CA's certificate and root, save, and unlock
+ * again so the chat layer and the verifier use them.
+ *
+ * Between the steps the registration lives here, in memory (with the password:
+ * the identity service holds it too while unlocked). A restart in between keeps
+ * the self-issued profile.
+ */
+import { CaClient } from '../../core/identity/ca/client.js';
+import { createCertificateRequest, parseCertificate, type SubjectProfile } from '../../core/identity/certificate.js';
+import { keyFingerprintHex } from '../../core/identity/fingerprint.js';
+import type { Profile } from '../../core/identity/profile.js';
+import type { IdentityServiceView } from './contract.js';
+import { ERR_UI_BAD_REQUEST, UiError } from './errors.js';
+
+/** The registration as the page sees it; never the password. */
+export interface RegistrationJson {
+  state: 'registering' | 'code-sent' | 'failed';
+  email: string;
+  caUrl: string;
+  /** The CA root's name and key fingerprint: compare it with the CA's out of band. */
+  caName: string;
+  caFingerprint: string;
+  /** When the mailed code stops working (ms since the epoch). */
+  expiresAt: number | null;
+  error: string | null;
+}
+
+interface Pending {
+  json: RegistrationJson;
+  client: CaClient;
+  root: Buffer;
+  password: string;
+  requestId: string | null;
+}
+
+export class CaRegistration {
+  readonly stats = { started: 0, issued: 0, failed: 0 };
+  readonly #identity: () => IdentityServiceView;
+  readonly #changed: (registration: RegistrationJson | null) => void;
+  #pending: Pending | null = null;
+
+  /** `changed` is told every state change (the page follows it live). */
+  constructor(identity: () => IdentityServiceView, changed: (registration: RegistrationJson | null) => void) {
+    this.#identity = identity;
+    this.#changed = changed;
+  }
+
+  get current(): RegistrationJson | null {
+    return this.#pending ? { ...this.#pending.json } : null;
+  }
+
+  /**
+   * Step 1. The CA is asked for its root before the key is made, so a wrong
+   * address fails at once. `create` makes and saves the self-issued profile;
+   * without it the unlocked profile is registered as it is (its key stays).
+   */
+  async start(input: { email: string; password: string; caUrl: string }, create: () => Promise<unknown> = async () => undefined): Promise<RegistrationJson> {
+    if (this.#pending) throw new UiError(ERR_UI_BAD_REQUEST, 409, 'a registration is in progress: enter its code or cancel it');
+    const client = new CaClient(input.caUrl);
+    const root = await client.fetchRoot();
+    const rootInfo = parseCertificate(root);
+    const pending: Pending = {
+      json: {
+        state: 'registering',
+        email: input.email.toLowerCase(),
+        caUrl: input.caUrl,
+        caName: rootInfo.name,
+        caFingerprint: keyFingerprintHex(rootInfo.publicKey),
+        expiresAt: null,
+        error: null,
+      },
+      client,
+      root,
+      password: input.password,
+      requestId: null,
+    };
+    this.#pending = pending;
+    this.stats.started++;
+    try {
+      await create();
+    } catch (err) {
+      // No key was kept: nothing to register.
+      this.#pending = null;
+      throw err;
+    }
+    this.#changed(this.current);
+    await this.#register(pending);
+    return { ...pending.json };
+  }
+
+  /** Asks for a new code (after a failure, or when the mail did not come). */
+  async retry(): Promise<RegistrationJson> {
+    const pending = this.#need();
+    pending.json = { ...pending.json, state: 'registering', error: null };
+    this.#changed(this.current);
+    await this.#register(pending);
+    return { ...pending.json };
+  }
+
+  /** Step 2: the code from the mail. A wrong code keeps the registration (the CA allows a few tries). */
+  async verify(code: string): Promise<void> {
+    const pending = this.#need();
+    if (!pending.requestId) throw new UiError(ERR_UI_BAD_REQUEST, 409, 'no code was sent yet: ask for one');
+    const identity = this.#identity();
+    const profile = identity.profile as Profile | undefined;
+    if (!profile || identity.status().state !== 'unlocked') throw new UiError(ERR_UI_BAD_REQUEST, 409, 'the profile is locked: unlock it, then enter the code');
+    const issued = await pending.client.verify(pending.requestId, code);
+    const staple = await pending.client.fetchStatus(issued.serial);
+    profile.adoptCaCertificate(issued.chain, pending.root, pending.json.caUrl);
+    profile.staple = staple;
+    await identity.persist?.();
+    this.#pending = null;
+    this.stats.issued++;
+    // The chat layer and the verifier were made from the self-issued certificate: start them again.
+    await identity.lock();
+    await identity.unlock(pending.password);
+    this.#changed(null);
+  }
+
+  /** Keeps the self-issued profile. */
+  cancel(): void {
+    if (!this.#pending) return;
+    this.#pending = null;
+    this.#changed(null);
+  }
+
+  async #register(pending: Pending): Promise<void> {
+    const profile = this.#identity().profile as Profile | undefined;
+    try {
+      if (!profile) throw new UiError(ERR_UI_BAD_REQUEST, 409, 'the profile is locked: unlock it, then ask for a code');
+      const leaf = profile.leaf;
+      const subject: SubjectProfile = { name: leaf.name, email: leaf.email ?? pending.json.email };
+      const { requestId, expiresAt } = await pending.client.register(subject, { csr: createCertificateRequest({ privateKey: profile.privateKey, profile: subject }) });
+      pending.requestId = requestId;
+      pending.json = { ...pending.json, state: 'code-sent', expiresAt, error: null };
+    } catch (err) {
+      this.stats.failed++;
+      pending.json = { ...pending.json, state: 'failed', error: (err as Error).message };
+    }
+    if (this.#pending === pending) this.#changed(this.current);
+  }
+
+  #need(): Pending {
+    if (!this.#pending) throw new UiError(ERR_UI_BAD_REQUEST, 404, 'no registration with a CA is in progress');
+    return this.#pending;
+  }
+}
