@@ -36,7 +36,9 @@ const SELF = fileURLToPath(import.meta.url);
 /** Start the relay in a child process; resolves with its port once it listens. */
 function startRelayProcess(dir: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, RELAY_PROCESS_FLAG, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Profiling flags (`node --cpu-prof ...`) carry over, so the relay shows up in its own profile.
+    const profiling = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+    const child = spawn(process.execPath, [...profiling, '--import', 'tsx', SELF, RELAY_PROCESS_FLAG, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('the relay process did not start'));

@@ -24,6 +24,8 @@ export interface ChannelHost {
 export type ChannelState = 'opening' | 'open' | 'closed';
 
 const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
+/** Drop sent chunks from the front of the send queue once this many piled up. */
+const COMPACT_AFTER_CHUNKS = 64;
 
 /**
  * One virtual channel of a {@link Connection}: a Node `Duplex` whose bytes travel as
@@ -53,16 +55,23 @@ export class VirtualChannel extends Duplex {
   private channelState: ChannelState = 'opening';
   private sendCredit = CHANNEL_WINDOW;
   private recvCredit = CHANNEL_WINDOW;
-  private chunk: Buffer | null = null;
-  private chunkOffset = 0;
-  private chunkCallback: ((err?: Error | null) => void) | null = null;
+  /** Largest CHANNEL_DATA payload this channel puts in one frame. */
+  private readonly frameData: number;
+  /** The write batch being sent (one `_write` or `_writev`), where it stands, and its callback. */
+  private pending: Buffer[] = [];
+  private pendingIndex = 0;
+  private pendingOffset = 0;
+  private pendingBytes = 0;
+  private pendingCallback: ((err?: Error | null) => void) | null = null;
+  /** `_final`'s callback while the last bytes still wait to be sent. */
+  private finalCallback: ((err?: Error | null) => void) | null = null;
   private receivedEnd = false;
   private silent = false;
   private remoteClosed = false;
   private openWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  /** @internal created by {@link Connection}. */
-  constructor(host: ChannelHost, name: Buffer, inbound: boolean) {
+  /** @internal created by {@link Connection}; `frameData` caps the payload of one data frame. */
+  constructor(host: ChannelHost, name: Buffer, inbound: boolean, frameData: number = WRITE_FRAME_DATA) {
     super({
       allowHalfOpen: true,
       readableHighWaterMark: CHANNEL_WINDOW / 2,
@@ -72,6 +81,7 @@ export class VirtualChannel extends Duplex {
     this.name = Buffer.from(name);
     this.key = this.name.toString('latin1');
     this.inbound = inbound;
+    this.frameData = frameData;
   }
 
   get state(): ChannelState {
@@ -111,9 +121,9 @@ export class VirtualChannel extends Duplex {
     if (credit === 0 || this.sendCredit + credit > CHANNEL_WINDOW) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_FLOW_CONTROL, `bad window update of ${credit} (credit ${this.sendCredit})`);
     }
-    const was = this.sendCredit;
+    const was = this.sendable;
     this.sendCredit += credit;
-    if (was === 0 && this.chunk) this.host.scheduleSend(this);
+    if (!was && this.sendable) this.host.scheduleSend(this);
   }
 
   /** @internal the peer half-closed. */
@@ -148,42 +158,103 @@ export class VirtualChannel extends Duplex {
     this.destroy();
   }
 
-  /** @internal true while a chunk waits and credit allows sending some of it. */
+  /**
+   * @internal true while bytes wait and credit covers the next frame. A frame is never
+   * cut short for lack of credit (the sender waits for the next update instead), so
+   * frames stay full: a tunnel's inner frames keep matching its outer ones one to one.
+   */
   get sendable(): boolean {
-    return this.chunk !== null && this.sendCredit > 0 && this.channelState !== 'closed';
+    return this.pendingBytes > 0 && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
   }
 
   /**
-   * @internal the next CHANNEL_DATA payload to put on the wire (call only when
-   * {@link sendable}). Call the returned `written` (when set) once the frame is in the
-   * stream: it completes the app's write, and must not let a CHANNEL_END overtake it.
+   * @internal the next CHANNEL_DATA payload, as pieces of the queued writes (no copy;
+   * call only when {@link sendable}). Call the returned `written` once the frame is in
+   * the stream: it may complete the app's write (whose next bytes then join the queue
+   * before the next frame is cut) and send a CHANNEL_END that waited for these bytes.
    */
-  takeFrameData(): { data: Buffer; written: (() => void) | null } {
-    const chunk = this.chunk!;
-    const n = Math.min(chunk.length - this.chunkOffset, this.sendCredit, WRITE_FRAME_DATA);
-    const data = chunk.subarray(this.chunkOffset, this.chunkOffset + n);
-    this.chunkOffset += n;
-    this.sendCredit -= n;
-    this.stats.bytesOut += n;
-    if (this.chunkOffset < chunk.length) return { data, written: null };
-    const cb = this.chunkCallback!;
-    this.chunk = null;
-    this.chunkCallback = null;
-    return { data, written: () => cb() };
+  takeFrameData(): { parts: Buffer[]; length: number; written: () => void } {
+    const length = Math.min(this.pendingBytes, this.frameData);
+    const parts: Buffer[] = [];
+    let need = length;
+    while (need > 0) {
+      const chunk = this.pending[this.pendingIndex]!;
+      const left = chunk.length - this.pendingOffset;
+      if (left <= need) {
+        parts.push(this.pendingOffset === 0 ? chunk : chunk.subarray(this.pendingOffset));
+        need -= left;
+        this.pendingIndex++;
+        this.pendingOffset = 0;
+      } else {
+        parts.push(chunk.subarray(this.pendingOffset, this.pendingOffset + need));
+        this.pendingOffset += need;
+        need = 0;
+      }
+    }
+    this.pendingBytes -= length;
+    this.sendCredit -= length;
+    this.stats.bytesOut += length;
+    if (this.pendingBytes === 0) {
+      this.pending = [];
+      this.pendingIndex = 0;
+    } else if (this.pendingIndex >= COMPACT_AFTER_CHUNKS) {
+      this.pending = this.pending.slice(this.pendingIndex);
+      this.pendingIndex = 0;
+    }
+    return { parts, length, written: this.written };
+  }
+
+  /** After a frame went out: take the app's next bytes when less than a frame is left; end when all are out. */
+  private readonly written = (): void => {
+    this.releaseWrite();
+    if (this.pendingBytes > 0 || !this.finalCallback) return;
+    const cb = this.finalCallback;
+    this.finalCallback = null;
+    this.host.sendControl(Signal.CHANNEL_END, this.name);
+    cb();
+  };
+
+  /**
+   * Completes the app's write once less than one frame of it is left to send, so the
+   * next write joins the queue and fills that frame (no runt frame per write), while
+   * the channel never holds more than one frame beyond what credit lets it send.
+   */
+  private releaseWrite(): void {
+    if (!this.pendingCallback || this.pendingBytes >= this.frameData) return;
+    const cb = this.pendingCallback;
+    this.pendingCallback = null;
+    cb();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (chunk.length === 0) {
-      callback();
-      return;
-    }
-    this.chunk = chunk;
-    this.chunkOffset = 0;
-    this.chunkCallback = callback;
-    if (this.sendCredit > 0) this.host.scheduleSend(this);
+    if (chunk.length > 0) this.enqueue(chunk);
+    this.pendingCallback = callback;
+    this.afterEnqueue();
+  }
+
+  /** Corked or queued writes arrive together and share frames (a tunnel's frame header and data travel in one). */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
+    for (const { chunk } of chunks) if (chunk.length > 0) this.enqueue(chunk);
+    this.pendingCallback = callback;
+    this.afterEnqueue();
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
+  private afterEnqueue(): void {
+    this.releaseWrite();
+    if (this.sendable) this.host.scheduleSend(this);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    if (this.pendingBytes > 0) {
+      // The last bytes are still queued: CHANNEL_END follows them (see `written`).
+      this.finalCallback = callback;
+      return;
+    }
     this.host.sendControl(Signal.CHANNEL_END, this.name);
     callback();
   }
@@ -210,9 +281,12 @@ export class VirtualChannel extends Duplex {
     const waiter = this.openWaiter;
     this.openWaiter = null;
     waiter?.reject(err ?? new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed before it opened'));
-    const cb = this.chunkCallback;
-    this.chunk = null;
-    this.chunkCallback = null;
+    const cb = this.pendingCallback;
+    this.pending = [];
+    this.pendingIndex = 0;
+    this.pendingBytes = 0;
+    this.pendingCallback = null;
+    this.finalCallback = null;
     cb?.(new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed'));
     callback(err);
   }

@@ -8,6 +8,7 @@ import {
   type ConnectionLimits,
   FRAME_HEADER_LENGTH,
   Signal,
+  WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
 import { encodeFrame, FrameDecoder, writeFrameHeader, type Frame } from './frame.js';
@@ -95,6 +96,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   private ready: VirtualChannel[] = [];
   private readonly decoder = new FrameDecoder();
   private readonly sendBufferBytes: number;
+  /** Data bytes per frame we send (see the constructor). */
+  private readonly frameData: number;
+  /** True while the stream is corked until the end of this tick. */
+  private corked = false;
   private rest: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
@@ -120,6 +125,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       virtual: init.virtual,
     });
     this.sendBufferBytes = Math.max(SEND_BUFFER_BYTES, this.stream.writableHighWaterMark);
+    // Inside a tunnel our frames are the payload of the carrying channel's frames: sized
+    // so one of ours, header included, fills exactly one of those, the far end reads each
+    // of ours whole from one outer frame (no reassembly copy).
+    this.frameData = init.virtual ? WRITE_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
   }
 
   get peerId(): PeerId {
@@ -218,6 +227,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     for (const waiters of this.closing.values()) for (const wake of waiters) wake();
     this.closing.clear();
     this.stream.off('data', this.onChunk);
+    this.flush();
     if (reason) {
       this.stream.destroy();
     } else {
@@ -245,7 +255,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   }
 
   private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
-    const channel = new VirtualChannel(this, name, inbound);
+    const channel = new VirtualChannel(this, name, inbound, this.frameData);
     this.channels.set(channel.key, channel);
     this.stats.channelsOpened++;
     if (this.counters) this.counters.channelsOpened++;
@@ -253,6 +263,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   }
 
   private write(buf: Buffer): void {
+    this.corkUntilNextTick();
     this.stream.write(buf);
     this.lastSent = Date.now();
     this.stats.framesOut++;
@@ -260,30 +271,47 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (this.counters) this.counters.bytesOut += buf.length;
   }
 
+  /**
+   * Everything written in one tick (frames of every channel, control frames, frames a
+   * relay forwards for several channels) leaves in one write to the stream: one
+   * system call for a socket, one data frame for a tunnel's carrying channel.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.stream.cork();
+    process.nextTick(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.stream.uncork();
+  };
+
   /** Round-robin: one frame per ready channel per turn until the stream is full. */
   private pump(): void {
     if (this.pumping || this.isClosed) return;
     this.pumping = true;
     const stream = this.stream;
-    stream.cork();
+    this.corkUntilNextTick();
     try {
       while (this.ready.length > 0 && stream.writableLength < this.sendBufferBytes) {
         const channel = this.ready.shift()!;
         if (!channel.sendable) continue;
-        const { data, written } = channel.takeFrameData();
+        const { parts, length, written } = channel.takeFrameData();
         const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-        writeFrameHeader(header, 0, Signal.CHANNEL_DATA, channel.name, data.length);
+        writeFrameHeader(header, 0, Signal.CHANNEL_DATA, channel.name, length);
         stream.write(header);
-        stream.write(data);
-        const n = FRAME_HEADER_LENGTH + data.length;
+        for (const part of parts) stream.write(part);
+        const n = FRAME_HEADER_LENGTH + length;
         this.stats.framesOut++;
         this.stats.bytesOut += n;
         if (this.counters) this.counters.bytesOut += n;
-        written?.();
+        written();
         if (channel.sendable && !this.ready.includes(channel)) this.ready.push(channel);
       }
     } finally {
-      stream.uncork();
       this.pumping = false;
     }
     this.lastSent = Date.now();
