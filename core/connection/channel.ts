@@ -1,8 +1,9 @@
 import { Duplex } from 'node:stream';
 import {
   CHANNEL_WINDOW,
+  MAX_CHANNEL_WINDOW,
   Signal,
-  WINDOW_UPDATE_THRESHOLD,
+  WINDOW_UPDATE_DIVISOR,
   WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
@@ -11,6 +12,8 @@ import { ConnectionError, ConnectionErrorCode } from './errors.js';
 export interface ChannelHost {
   /** The channel has bytes to send and credit to send them: schedule it. */
   scheduleSend(channel: VirtualChannel): void;
+  /** The window to grant a channel now ({@link CHANNEL_WINDOW} or {@link MAX_CHANNEL_WINDOW}). */
+  receiveWindow(): number;
   /** Send a frame that carries no payload of the channel's own (accept, end, credit...). */
   sendControl(signal: number, name: Buffer, data?: Buffer): void;
   /**
@@ -118,7 +121,7 @@ export class VirtualChannel extends Duplex {
 
   /** @internal a WINDOW_UPDATE arrived; throws when it would exceed one window. */
   addCredit(credit: number): void {
-    if (credit === 0 || this.sendCredit + credit > CHANNEL_WINDOW) {
+    if (credit === 0 || this.sendCredit + credit > MAX_CHANNEL_WINDOW) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_FLOW_CONTROL, `bad window update of ${credit} (credit ${this.sendCredit})`);
     }
     const was = this.sendable;
@@ -261,8 +264,11 @@ export class VirtualChannel extends Duplex {
 
   override _read(): void {
     if (this.channelState === 'closed') return;
-    const grant = CHANNEL_WINDOW - this.readableLength - this.recvCredit;
-    if (grant >= WINDOW_UPDATE_THRESHOLD) {
+    // Grow the window only for a reader that keeps up (nothing left unread): a stalled
+    // reader keeps the initial window, so it never buffers more than that.
+    const window = this.readableLength === 0 ? this.host.receiveWindow() : CHANNEL_WINDOW;
+    const grant = window - this.readableLength - this.recvCredit;
+    if (grant >= window / WINDOW_UPDATE_DIVISOR) {
       this.recvCredit += grant;
       const data = Buffer.allocUnsafe(4);
       data.writeUInt32LE(grant, 0);

@@ -5,8 +5,11 @@ import type { Endpoint, PeerConnectionInfo, PeerId } from '../types.js';
 import { VirtualChannel, type ChannelHost } from './channel.js';
 import {
   CHANNEL_NAME_LENGTH,
+  CHANNEL_WINDOW,
   type ConnectionLimits,
   FRAME_HEADER_LENGTH,
+  GROWN_WINDOW_CHANNELS,
+  MAX_CHANNEL_WINDOW,
   Signal,
   WRITE_FRAME_DATA,
 } from './constants.js';
@@ -106,6 +109,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   private lastSent = Date.now();
   private drainWaitSince = 0;
   private pumping = false;
+  private pumpScheduled = false;
   private isClosed = false;
   private started = false;
 
@@ -216,6 +220,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   /** Close the connection and every channel on it. `reason` is kept in {@link closeReason}. */
   close(reason?: Error): void {
     if (this.isClosed) return;
+    // A normal close sends what the channels already queued (sending waits for the end of the tick).
+    if (!reason && !this.drainWaitSince) this.pump();
     this.isClosed = true;
     this.closeReason = reason;
     clearInterval(this.timer);
@@ -241,11 +247,27 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.emit('close', reason);
   }
 
+  /**
+   * @internal ChannelHost. A grown window is granted only while few channels share the
+   * link, so at most GROWN_WINDOW_CHANNELS of them hold one at any time.
+   */
+  receiveWindow(): number {
+    return this.channels.size <= GROWN_WINDOW_CHANNELS ? MAX_CHANNEL_WINDOW : CHANNEL_WINDOW;
+  }
+
   /** @internal ChannelHost */
   scheduleSend(channel: VirtualChannel): void {
     if (!this.ready.includes(channel)) this.ready.push(channel);
-    if (!this.drainWaitSince) this.pump();
+    if (this.drainWaitSince || this.pumping || this.pumpScheduled) return;
+    // At the end of the tick: the writes made until then fill frames together.
+    this.pumpScheduled = true;
+    process.nextTick(this.scheduledPump);
   }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    if (!this.drainWaitSince) this.pump();
+  };
 
   /** @internal ChannelHost */
   releaseChannel(channel: VirtualChannel, awaitingPeer: boolean): void {

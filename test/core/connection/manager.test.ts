@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createConnection } from 'node:net';
-import { ConnectionError, type VirtualChannel } from '../../../core/connection/index.js';
+import { ConnectionError, PROTOCOL_VERSION, type VirtualChannel } from '../../../core/connection/index.js';
 import type { PeerConnectionInfo } from '../../../core/types.js';
 import { Testnet, acceptAll, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
@@ -181,7 +181,7 @@ describe('connection/manager', () => {
     // A raw peer that completes the handshake, then says nothing.
     const raw = createConnection({ host: '127.0.0.1', port: b.manager.localPort });
     raw.on('error', () => undefined);
-    raw.write(Buffer.concat([Buffer.from([2]), Buffer.alloc(20, 9), Buffer.alloc(2)]));
+    raw.write(Buffer.concat([Buffer.from([PROTOCOL_VERSION]), Buffer.alloc(20, 9), Buffer.alloc(2)]));
     raw.resume();
     const [, reason] = (await once(b.manager, 'disconnection')) as [unknown, Error];
     expect(reason).to.have.property('code', 'ERR_CONNECTION_READ_TIMEOUT');
