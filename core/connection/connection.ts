@@ -53,7 +53,8 @@ export interface ConnectionInit {
 
 /**
  * An inbound channel open, waiting for a decision. Call exactly one of `accept` or
- * `refuse`; undecided requests are refused after `channelOpenTimeoutMs`.
+ * `refuse`. The manager refuses an open its handlers leave undecided at once; a tunnel
+ * open (decided once the far end answers) is refused after `channelOpenTimeoutMs`.
  */
 export interface ChannelRequest {
   readonly connection: Connection;
@@ -94,8 +95,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   private readonly logger: Logger | undefined;
   private readonly counters: TrafficCounters | undefined;
   private readonly channels = new Map<string, VirtualChannel>();
-  /** Names we closed whose peer has not yet sent its DISCONNECT_CHANNEL, with who waits to reuse them. */
-  private readonly closing = new Map<string, Array<() => void>>();
+  /** Names we closed whose peer has not yet sent its DISCONNECT_CHANNEL. */
+  private readonly closing = new Set<string>();
+  /** Opens waiting for a name to be free again (see {@link untilNameFree}). */
+  private readonly nameWaiters = new Map<string, Array<() => void>>();
   private ready: VirtualChannel[] = [];
   private readonly decoder = new FrameDecoder();
   private readonly sendBufferBytes: number;
@@ -179,7 +182,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     }
     if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
     const key = name.toString('latin1');
-    if (this.closing.has(key)) await this.nameReleased(key);
+    await this.untilNameFree(key);
     if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
     if (this.channels.has(key) || this.closing.has(key)) throw new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'a channel with that name is open');
     if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
@@ -199,16 +202,41 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     return channel;
   }
 
-  /** Resolves when the peer confirmed the close of `key` (or the connection closed, or time ran out). */
-  private nameReleased(key: string): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.limits.channelOpenTimeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.closing.get(key)!.push(done);
-    });
+  /**
+   * Waits while `key` belongs to a channel on its way out: one we ended (it goes once
+   * the peer ends too) or closed (it goes with the peer's DISCONNECT_CHANNEL). So a
+   * tunnel re-opened right after its predecessor closed waits for the name instead of
+   * failing with ERR_CHANNEL_EXISTS. Bounded by `channelOpenTimeoutMs`; a name still in
+   * use by an open channel is not waited for.
+   */
+  private async untilNameFree(key: string): Promise<void> {
+    const deadline = Date.now() + this.limits.channelOpenTimeoutMs;
+    while (!this.isClosed && this.nameLeaving(key) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadline - Date.now());
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        const waiters = this.nameWaiters.get(key);
+        if (waiters) waiters.push(done);
+        else this.nameWaiters.set(key, [done]);
+      });
+    }
+  }
+
+  private nameLeaving(key: string): boolean {
+    if (this.closing.has(key)) return true;
+    const channel = this.channels.get(key);
+    return channel !== undefined && (channel.writableEnded || channel.destroyed);
+  }
+
+  /** The state of `key` changed: let the opens waiting for it look again. */
+  private wakeName(key: string): void {
+    const waiters = this.nameWaiters.get(key);
+    if (!waiters) return;
+    this.nameWaiters.delete(key);
+    for (const wake of waiters) wake();
   }
 
   /** Send a frame that no channel owns (peer-status, extension signals). */
@@ -230,8 +258,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     const lost = reason ?? new ConnectionError(ConnectionErrorCode.CLOSED, 'connection closed');
     for (const channel of [...this.channels.values()]) channel.connectionLost(lost);
     this.channels.clear();
-    for (const waiters of this.closing.values()) for (const wake of waiters) wake();
     this.closing.clear();
+    for (const key of [...this.nameWaiters.keys()]) this.wakeName(key);
     this.stream.off('data', this.onChunk);
     this.flush();
     if (reason) {
@@ -273,7 +301,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   releaseChannel(channel: VirtualChannel, awaitingPeer: boolean): void {
     if (this.channels.get(channel.key) !== channel) return;
     this.channels.delete(channel.key);
-    if (awaitingPeer && !this.isClosed) this.closing.set(channel.key, []);
+    if (awaitingPeer && !this.isClosed) this.closing.add(channel.key);
+    this.wakeName(channel.key);
   }
 
   private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
@@ -378,10 +407,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       }
       case Signal.DISCONNECT_CHANNEL: {
         const key = frame.name.toString('latin1');
-        const waiters = this.closing.get(key);
-        if (waiters) {
-          this.closing.delete(key);
-          for (const wake of waiters) wake();
+        if (this.closing.delete(key)) {
+          this.wakeName(key);
         } else {
           this.channels.get(key)?.remoteAbort();
         }
