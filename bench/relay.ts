@@ -4,10 +4,14 @@
  * off) against the same through a direct connection, in the same run, on loopback.
  * Both with a SecureChannel inside (what chats run), and bare channels.
  * The relay runs in its own process (as it would on its own machine); member and
- * target share this one, so both paths cost them the same.
- * `node --import tsx bench/relay.ts` (or `npm run bench relay`).
+ * target share this one, so both paths cost them the same. Besides MiB/s it reports
+ * the CPU time per MiB of all processes (this one + the relay), which a shared,
+ * loaded machine disturbs far less than wall-clock rates.
+ * `node --import tsx bench/relay.ts` (or `npm run bench relay`); add `--cpu-prof`
+ * to profile both processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,9 +27,10 @@ import type { RelayPlugin } from '../plugins/relay/index.js';
 import { loadIdentity, options } from '../test/core/secure-channel/helpers.js';
 import type { BenchRow } from './types.js';
 
-const BULK_BYTES = 16 * 1024 * 1024;
+const BULK_BYTES = 32 * 1024 * 1024;
 /** Bulk runs per path, alternating; the best counts (the machine is shared). */
-const ROUNDS = 3;
+const ROUNDS = 5;
+const MIB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 const PINGS = 400;
 const PING_BYTES = 64;
@@ -33,8 +38,15 @@ const NAT_HOST = '127.0.0.5';
 const RELAY_PROCESS_FLAG = '--relay-process';
 const SELF = fileURLToPath(import.meta.url);
 
-/** Start the relay in a child process; resolves with its port once it listens. */
-function startRelayProcess(dir: string): Promise<{ child: ChildProcess; port: number }> {
+interface RelayProcess {
+  child: ChildProcess;
+  port: number;
+  /** CPU time (µs, user + system) the relay process used so far. */
+  cpu(): Promise<number>;
+}
+
+/** Start the relay in a child process; resolves once it listens. */
+function startRelayProcess(dir: string): Promise<RelayProcess> {
   return new Promise((resolve, reject) => {
     // Profiling flags (`node --cpu-prof ...`) carry over, so the relay shows up in its own profile.
     const profiling = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
@@ -43,26 +55,38 @@ function startRelayProcess(dir: string): Promise<{ child: ChildProcess; port: nu
       child.kill('SIGKILL');
       reject(new Error('the relay process did not start'));
     }, 20_000);
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = /relay-port (\d+)/.exec(out);
-      if (m) {
+    const cpuAnswers: Array<(us: number) => void> = [];
+    const cpu = (): Promise<number> =>
+      new Promise((answer) => {
+        cpuAnswers.push(answer);
+        child.stdin!.write('cpu\n');
+      });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const port = /^relay-port (\d+)$/.exec(line);
+      if (port) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(port[1]), cpu });
       }
+      const used = /^cpu (\d+)$/.exec(line);
+      if (used) cpuAnswers.shift()?.(Number(used[1]));
     });
     child.once('exit', () => reject(new Error('the relay process exited')));
   });
 }
 
-/** In the child: run the relay until stdin closes. */
+/** In the child: run the relay until stdin closes; answer `cpu` lines with the CPU time used. */
 async function relayProcess(dir: string): Promise<void> {
   const kernel = await node(dir, '127.0.0.1', { serve: true, tunnelBytesPerSecond: 0 });
   process.stdout.write(`relay-port ${kernel.connections.localPort}\n`);
-  process.stdin.resume();
-  await new Promise((r) => process.stdin.once('end', r));
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', () => process.stdout.write(`cpu ${cpuMicros()}\n`));
+  await new Promise((r) => lines.once('close', r));
   await kernel.stop();
+}
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 async function node(dir: string, host: string, relay: Record<string, unknown>): Promise<Kernel> {
@@ -92,8 +116,8 @@ async function securePair([near, far]: [Duplex, Duplex]): Promise<[Duplex, Duple
   return Promise.all([SecureChannel.connect(near, options(alice, bob)), SecureChannel.accept(far, options(bob, alice))]);
 }
 
-/** MiB/s of a one-way bulk transfer. */
-async function bulk([near, far]: [Duplex, Duplex]): Promise<number> {
+/** MiB/s of a one-way bulk transfer, and the CPU time per MiB it took in this process and the relay's. */
+async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<{ rate: number; cpuPerMiB: number }> {
   const chunk = randomBytes(CHUNK);
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -102,14 +126,17 @@ async function bulk([near, far]: [Duplex, Duplex]): Promise<number> {
       if (received >= BULK_BYTES) resolve();
     });
   });
+  const relayCpu = await relay.cpu();
+  const ownCpu = cpuMicros();
   const start = process.hrtime.bigint();
   for (let sent = 0; sent < BULK_BYTES; sent += CHUNK) {
     if (!near.write(chunk)) await new Promise((r) => near.once('drain', r));
   }
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = cpuMicros() - ownCpu + ((await relay.cpu()) - relayCpu);
   far.removeAllListeners('data');
-  return BULK_BYTES / 1024 / 1024 / seconds;
+  return { rate: BULK_BYTES / MIB / seconds, cpuPerMiB: used / (BULK_BYTES / MIB) };
 }
 
 /** Median round trip (µs) of a small message echoed by the far end. */
@@ -141,16 +168,16 @@ async function pingPong([near, far]: [Duplex, Duplex]): Promise<number> {
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bitchat-bench-relay-'));
   const kernels: Kernel[] = [];
-  let relayChild: ChildProcess | undefined;
+  let relayProcessHandle: RelayProcess | undefined;
   try {
     const make = async (name: string, host: string, relay: Record<string, unknown>): Promise<Kernel> => {
       const k = await node(join(dir, name), host, relay);
       kernels.push(k);
       return k;
     };
-    const started = await startRelayProcess(join(dir, 'relay'));
-    relayChild = started.child;
-    const relayPort = started.port;
+    const relay = await startRelayProcess(join(dir, 'relay'));
+    relayProcessHandle = relay;
+    const relayPort = relay.port;
     const target = await make('target', NAT_HOST, {
       reachability: 'unreachable',
       relays: [`127.0.0.1:${relayPort}`],
@@ -182,17 +209,21 @@ export async function run(): Promise<BenchRow[]> {
       // Warm both paths, then measure alternately so both see the same machine state.
       await pingPong(d);
       await pingPong(t);
-      let directMiB = 0;
-      let relayMiB = 0;
+      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity } };
+      const keep = (into: { rate: number; cpuPerMiB: number }, run: { rate: number; cpuPerMiB: number }): void => {
+        into.rate = Math.max(into.rate, run.rate);
+        into.cpuPerMiB = Math.min(into.cpuPerMiB, run.cpuPerMiB);
+      };
       for (let r = 0; r < ROUNDS; r++) {
-        directMiB = Math.max(directMiB, await bulk(d));
-        relayMiB = Math.max(relayMiB, await bulk(t));
+        keep(best.direct, await bulk(d, relay));
+        keep(best.relay, await bulk(t, relay));
       }
       const directRtt = await pingPong(d);
       const relayRtt = await pingPong(t);
       for (const s of [...d, ...t]) s.destroy();
       rows.push(
-        { name: `${label} throughput via relay`, value: Math.round(relayMiB), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(directMiB) }, target: '>= 70% of direct' },
+        { name: `${label} throughput via relay`, value: Math.round(best.relay.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) }, target: '>= 70% of direct' },
+        { name: `${label} CPU per MiB via relay (both processes)`, value: Math.round(best.relay.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
         { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
         { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
       );
@@ -200,10 +231,11 @@ export async function run(): Promise<BenchRow[]> {
     return rows;
   } finally {
     for (const k of kernels.reverse()) await k.stop().catch(() => undefined);
-    if (relayChild) {
-      const exited = new Promise((r) => relayChild!.once('exit', r));
-      relayChild.stdin!.end();
-      const killer = setTimeout(() => relayChild!.kill('SIGKILL'), 5_000);
+    const child = relayProcessHandle?.child;
+    if (child) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin!.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(killer);
     }

@@ -33,9 +33,10 @@ const COMPACT_AFTER_CHUNKS = 64;
 /**
  * One virtual channel of a {@link Connection}: a Node `Duplex` whose bytes travel as
  * CHANNEL_DATA frames. Flow control is per channel and credit based: the sender may
- * have at most {@link CHANNEL_WINDOW} bytes unacknowledged; the receiver returns credit
- * (WINDOW_UPDATE) as its consumer reads. So a slow reader here never stalls other
- * channels, and the receiver never buffers more than one window.
+ * have at most the receiver's window unacknowledged ({@link CHANNEL_WINDOW}, grown to
+ * {@link MAX_CHANNEL_WINDOW} for a reader that keeps up on a link with few channels);
+ * the receiver returns credit (WINDOW_UPDATE) as its consumer reads. So a slow reader
+ * here never stalls other channels, and the receiver never buffers more than its window.
  *
  * `end()` half-closes (CHANNEL_END after the last byte); `destroy()` aborts
  * (unread data discarded on both sides). Either way each side's last frame for the
@@ -60,7 +61,10 @@ export class VirtualChannel extends Duplex {
   private recvCredit = CHANNEL_WINDOW;
   /** Largest CHANNEL_DATA payload this channel puts in one frame. */
   private readonly frameData: number;
-  /** The write batch being sent (one `_write` or `_writev`), where it stands, and its callback. */
+  /**
+   * Bytes written and not yet framed (whole app writes, the first maybe partly sent),
+   * and the callback of the latest write while it is held back (see {@link releaseWrite}).
+   */
   private pending: Buffer[] = [];
   private pendingIndex = 0;
   private pendingOffset = 0;
@@ -119,7 +123,7 @@ export class VirtualChannel extends Duplex {
     this.push(data);
   }
 
-  /** @internal a WINDOW_UPDATE arrived; throws when it would exceed one window. */
+  /** @internal a WINDOW_UPDATE arrived; throws when it would raise credit above the largest window. */
   addCredit(credit: number): void {
     if (credit === 0 || this.sendCredit + credit > MAX_CHANNEL_WINDOW) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_FLOW_CONTROL, `bad window update of ${credit} (credit ${this.sendCredit})`);

@@ -133,8 +133,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     });
     this.sendBufferBytes = Math.max(SEND_BUFFER_BYTES, this.stream.writableHighWaterMark);
     // Inside a tunnel our frames are the payload of the carrying channel's frames: sized
-    // so one of ours, header included, fills exactly one of those, the far end reads each
-    // of ours whole from one outer frame (no reassembly copy).
+    // so that one of ours, header included, fills exactly one of those, and the far end
+    // reads each of ours whole from one outer frame (no reassembly copy).
     this.frameData = init.virtual ? WRITE_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
   }
 
