@@ -6,7 +6,9 @@
  * The relay runs in its own process (as it would on its own machine); member and
  * target share this one, so both paths cost them the same. Besides MiB/s it reports
  * the CPU time per MiB of all processes (this one + the relay), which a shared,
- * loaded machine disturbs far less than wall-clock rates.
+ * loaded machine disturbs far less than wall-clock rates, and the same transfer
+ * through a plain TCP forwarder (two piped sockets) in the relay's process: what any
+ * relay written in Node costs, the floor for ours.
  * `node --import tsx bench/relay.ts` (or `npm run bench relay`); add `--cpu-prof`
  * to profile both processes.
  */
@@ -14,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +46,8 @@ interface RelayProcess {
   port: number;
   /** CPU time (µs, user + system) the relay process used so far. */
   cpu(): Promise<number>;
+  /** Start a plain TCP forwarder to `port` on `host` in the relay process; resolves with its port. */
+  forward(host: string, port: number): Promise<number>;
 }
 
 /** Start the relay in a child process; resolves once it listens. */
@@ -55,32 +60,45 @@ function startRelayProcess(dir: string): Promise<RelayProcess> {
       child.kill('SIGKILL');
       reject(new Error('the relay process did not start'));
     }, 20_000);
-    const cpuAnswers: Array<(us: number) => void> = [];
-    const cpu = (): Promise<number> =>
+    // One question at a time: each line sent is answered by one number.
+    const answers: Array<(n: number) => void> = [];
+    const ask = (question: string): Promise<number> =>
       new Promise((answer) => {
-        cpuAnswers.push(answer);
-        child.stdin!.write('cpu\n');
+        answers.push(answer);
+        child.stdin!.write(`${question}\n`);
       });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const port = /^relay-port (\d+)$/.exec(line);
       if (port) {
         clearTimeout(timer);
-        resolve({ child, port: Number(port[1]), cpu });
+        resolve({ child, port: Number(port[1]), cpu: () => ask('cpu'), forward: (host, to) => ask(`forward ${host} ${to}`) });
       }
-      const used = /^cpu (\d+)$/.exec(line);
-      if (used) cpuAnswers.shift()?.(Number(used[1]));
+      const answer = /^answer (\d+)$/.exec(line);
+      if (answer) answers.shift()?.(Number(answer[1]));
     });
     child.once('exit', () => reject(new Error('the relay process exited')));
   });
 }
 
-/** In the child: run the relay until stdin closes; answer `cpu` lines with the CPU time used. */
+/** In the child: run the relay until stdin closes; answer `cpu` with the CPU time used, `forward HOST PORT` with a forwarder's port. */
 async function relayProcess(dir: string): Promise<void> {
   const kernel = await node(dir, '127.0.0.1', { serve: true, tunnelBytesPerSecond: 0 });
+  const forwarders: Server[] = [];
   process.stdout.write(`relay-port ${kernel.connections.localPort}\n`);
   const lines = createInterface({ input: process.stdin });
-  lines.on('line', () => process.stdout.write(`cpu ${cpuMicros()}\n`));
+  lines.on('line', (line) => {
+    const forward = /^forward (\S+) (\d+)$/.exec(line);
+    if (!forward) return void process.stdout.write(`answer ${cpuMicros()}\n`);
+    const server = createServer({ noDelay: true }, (inbound) => {
+      const outbound = connect({ host: forward[1]!, port: Number(forward[2]), noDelay: true });
+      inbound.pipe(outbound).pipe(inbound);
+      for (const s of [inbound, outbound]) s.on('error', () => (inbound.destroy(), outbound.destroy()));
+    });
+    forwarders.push(server);
+    server.listen(0, '127.0.0.1', () => process.stdout.write(`answer ${(server.address() as { port: number }).port}\n`));
+  });
   await new Promise((r) => lines.once('close', r));
+  for (const server of forwarders) server.close();
   await kernel.stop();
 }
 
@@ -195,7 +213,10 @@ export async function run(): Promise<BenchRow[]> {
     const relayLink = await viaRelay.connections.connect({ host: '127.0.0.1', port: relayPort });
     const tunnel = await viaRelay.connections.connectVia({ host: '127.0.0.1', port: target.connections.localPort }, relayLink);
     const directLink = await direct.connections.connect({ host: NAT_HOST, port: target.connections.localPort });
-    if (!tunnel.virtual || directLink.virtual) throw new Error('unexpected link kinds');
+    const viaForwarder = await make('member-forwarder', '127.0.0.1', { client: false });
+    const forwarderPort = await relay.forward(NAT_HOST, target.connections.localPort);
+    const forwardedLink = await viaForwarder.connections.connect({ host: '127.0.0.1', port: forwarderPort });
+    if (!tunnel.virtual || directLink.virtual || forwardedLink.virtual) throw new Error('unexpected link kinds');
 
     const rows: BenchRow[] = [];
     for (const secure of [true, false]) {
@@ -206,10 +227,12 @@ export async function run(): Promise<BenchRow[]> {
       };
       const d = await pair(directLink);
       const t = await pair(tunnel);
-      // Warm both paths, then measure alternately so both see the same machine state.
+      const f = await pair(forwardedLink);
+      // Warm the paths, then measure alternately so all see the same machine state.
       await pingPong(d);
       await pingPong(t);
-      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity } };
+      await pingPong(f);
+      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity }, forwarder: { rate: 0, cpuPerMiB: Infinity } };
       const keep = (into: { rate: number; cpuPerMiB: number }, run: { rate: number; cpuPerMiB: number }): void => {
         into.rate = Math.max(into.rate, run.rate);
         into.cpuPerMiB = Math.min(into.cpuPerMiB, run.cpuPerMiB);
@@ -217,13 +240,16 @@ export async function run(): Promise<BenchRow[]> {
       for (let r = 0; r < ROUNDS; r++) {
         keep(best.direct, await bulk(d, relay));
         keep(best.relay, await bulk(t, relay));
+        keep(best.forwarder, await bulk(f, relay));
       }
       const directRtt = await pingPong(d);
       const relayRtt = await pingPong(t);
-      for (const s of [...d, ...t]) s.destroy();
+      for (const s of [...d, ...t, ...f]) s.destroy();
       rows.push(
         { name: `${label} throughput via relay`, value: Math.round(best.relay.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) }, target: '>= 70% of direct' },
         { name: `${label} CPU per MiB via relay (both processes)`, value: Math.round(best.relay.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
+        { name: `${label} throughput via a plain TCP forwarder`, value: Math.round(best.forwarder.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) } },
+        { name: `${label} CPU per MiB via a plain TCP forwarder`, value: Math.round(best.forwarder.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
         { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
         { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
       );
