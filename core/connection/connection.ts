@@ -390,7 +390,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
 
   private readonly onFrame = (frame: Frame): void => {
     if (this.isClosed) return;
-    this.stats.framesIn++;
+    if (!frame.more) this.stats.framesIn++;
     switch (frame.signal) {
       case Signal.NOOP:
         return;
