@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { CHANNEL_WINDOW, type Connection, type VirtualChannel } from '../../../core/connection/index.js';
+import { CHANNEL_WINDOW, MAX_CHANNEL_WINDOW, type Connection, type VirtualChannel } from '../../../core/connection/index.js';
 import { Testnet, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
 describe('connection/virtual channels', () => {
@@ -69,6 +69,32 @@ describe('connection/virtual channels', () => {
     slowOut.end();
     const slowDone = drain(slowIn);
     expect((await slowDone).bytes).to.equal(slowWritten);
+  });
+
+  it('a reader that keeps up earns a grown window; once it stops, the receiver holds at most that', async () => {
+    const { open } = await pair();
+    const [out, inn] = await open('grown');
+    const block = Buffer.alloc(64 * 1024, 3);
+    let received = 0;
+    inn.on('data', (chunk: Buffer) => (received += chunk.length));
+    const fill = (): void => {
+      while (out.write(block));
+    };
+    out.on('drain', fill);
+    fill();
+    // While the reader keeps up, more than the initial window is in flight at times.
+    await waitFor(() => received >= 8 * MAX_CHANNEL_WINDOW);
+    inn.pause();
+    // Wait until everything the sender may send has arrived (it stops when its credit is spent).
+    await waitFor(() => inn.readableLength > 0 && out.stats.bytesOut === received + inn.readableLength);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(out.stats.bytesOut).to.equal(received + inn.readableLength);
+    // The last grant was for a grown window (more than 3/4 of it was still open when the
+    // reader stopped); no grant follows while the reader is stalled.
+    expect(inn.readableLength).to.be.above(CHANNEL_WINDOW);
+    expect(inn.readableLength).to.be.at.most(MAX_CHANNEL_WINDOW);
+    out.off('drain', fill);
+    out.destroy();
   });
 
   it('writes made together share frames, and CHANNEL_END waits for the last queued byte', async () => {
