@@ -39,7 +39,7 @@ export const MAX_CHANNEL_WINDOW = 1024 * 1024;
 /**
  * A connection with at most this many channels grants each {@link MAX_CHANNEL_WINDOW};
  * so at most this many grown windows are outstanding at once, and a connection buffers
- * at most channels x 256 KiB + 8 x 768 KiB.
+ * at most channels × 256 KiB + 8 × 768 KiB.
  */
 export const GROWN_WINDOW_CHANNELS = 8;
 /** A receiver returns credit once at least this share of its window can be returned (fewer tiny updates). */
