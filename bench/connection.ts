@@ -138,7 +138,7 @@ let i = 0;
   for (let k = 0; k < 50 && i < n; k++, i++) {
     const s = net.connect({ host: '127.0.0.1', port });
     s.on('error', () => {}); s.resume();
-    s.write(Buffer.concat([Buffer.from([2]), crypto.randomBytes(20), Buffer.alloc(2)]));
+    s.write(Buffer.concat([Buffer.from([3]), crypto.randomBytes(20), Buffer.alloc(2)]));
     sockets.push(s);
   }
   if (i < n) setTimeout(next, 20);

@@ -4,12 +4,19 @@
  * off) against the same through a direct connection, in the same run, on loopback.
  * Both with a SecureChannel inside (what chats run), and bare channels.
  * The relay runs in its own process (as it would on its own machine); member and
- * target share this one, so both paths cost them the same.
- * `node --import tsx bench/relay.ts` (or `npm run bench relay`).
+ * target share this one, so both paths cost them the same. Besides MiB/s it reports
+ * the CPU time per MiB of all processes (this one + the relay), which a shared,
+ * loaded machine disturbs far less than wall-clock rates, and the same transfer
+ * through a plain TCP forwarder (two piped sockets) in the relay's process: what any
+ * relay written in Node costs, the floor for ours.
+ * `node --import tsx bench/relay.ts` (or `npm run bench relay`); add `--cpu-prof`
+ * to profile both processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +30,10 @@ import type { RelayPlugin } from '../plugins/relay/index.js';
 import { loadIdentity, options } from '../test/core/secure-channel/helpers.js';
 import type { BenchRow } from './types.js';
 
-const BULK_BYTES = 16 * 1024 * 1024;
+const BULK_BYTES = 32 * 1024 * 1024;
 /** Bulk runs per path, alternating; the best counts (the machine is shared). */
-const ROUNDS = 3;
+const ROUNDS = 5;
+const MIB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 const PINGS = 400;
 const PING_BYTES = 64;
@@ -33,34 +41,70 @@ const NAT_HOST = '127.0.0.5';
 const RELAY_PROCESS_FLAG = '--relay-process';
 const SELF = fileURLToPath(import.meta.url);
 
-/** Start the relay in a child process; resolves with its port once it listens. */
-function startRelayProcess(dir: string): Promise<{ child: ChildProcess; port: number }> {
+interface RelayProcess {
+  child: ChildProcess;
+  port: number;
+  /** CPU time (µs, user + system) the relay process used so far. */
+  cpu(): Promise<number>;
+  /** Start a plain TCP forwarder to `port` on `host` in the relay process; resolves with its port. */
+  forward(host: string, port: number): Promise<number>;
+}
+
+/** Start the relay in a child process; resolves once it listens. */
+function startRelayProcess(dir: string): Promise<RelayProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, RELAY_PROCESS_FLAG, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Profiling flags (`node --cpu-prof ...`) carry over, so the relay shows up in its own profile.
+    const profiling = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+    const child = spawn(process.execPath, [...profiling, '--import', 'tsx', SELF, RELAY_PROCESS_FLAG, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('the relay process did not start'));
     }, 20_000);
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = /relay-port (\d+)/.exec(out);
-      if (m) {
+    // One question at a time: each line sent is answered by one number.
+    const answers: Array<(n: number) => void> = [];
+    const ask = (question: string): Promise<number> =>
+      new Promise((answer) => {
+        answers.push(answer);
+        child.stdin!.write(`${question}\n`);
+      });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const port = /^relay-port (\d+)$/.exec(line);
+      if (port) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(port[1]), cpu: () => ask('cpu'), forward: (host, to) => ask(`forward ${host} ${to}`) });
       }
+      const answer = /^answer (\d+)$/.exec(line);
+      if (answer) answers.shift()?.(Number(answer[1]));
     });
     child.once('exit', () => reject(new Error('the relay process exited')));
   });
 }
 
-/** In the child: run the relay until stdin closes. */
+/** In the child: run the relay until stdin closes; answer `cpu` with the CPU time used, `forward HOST PORT` with a forwarder's port. */
 async function relayProcess(dir: string): Promise<void> {
   const kernel = await node(dir, '127.0.0.1', { serve: true, tunnelBytesPerSecond: 0 });
+  const forwarders: Server[] = [];
   process.stdout.write(`relay-port ${kernel.connections.localPort}\n`);
-  process.stdin.resume();
-  await new Promise((r) => process.stdin.once('end', r));
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const forward = /^forward (\S+) (\d+)$/.exec(line);
+    if (!forward) return void process.stdout.write(`answer ${cpuMicros()}\n`);
+    const server = createServer({ noDelay: true }, (inbound) => {
+      const outbound = connect({ host: forward[1]!, port: Number(forward[2]), noDelay: true });
+      inbound.pipe(outbound).pipe(inbound);
+      for (const s of [inbound, outbound]) s.on('error', () => (inbound.destroy(), outbound.destroy()));
+    });
+    forwarders.push(server);
+    server.listen(0, '127.0.0.1', () => process.stdout.write(`answer ${(server.address() as { port: number }).port}\n`));
+  });
+  await new Promise((r) => lines.once('close', r));
+  for (const server of forwarders) server.close();
   await kernel.stop();
+}
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 async function node(dir: string, host: string, relay: Record<string, unknown>): Promise<Kernel> {
@@ -90,8 +134,8 @@ async function securePair([near, far]: [Duplex, Duplex]): Promise<[Duplex, Duple
   return Promise.all([SecureChannel.connect(near, options(alice, bob)), SecureChannel.accept(far, options(bob, alice))]);
 }
 
-/** MiB/s of a one-way bulk transfer. */
-async function bulk([near, far]: [Duplex, Duplex]): Promise<number> {
+/** MiB/s of a one-way bulk transfer, and the CPU time per MiB it took in this process and the relay's. */
+async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<{ rate: number; cpuPerMiB: number }> {
   const chunk = randomBytes(CHUNK);
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -100,14 +144,17 @@ async function bulk([near, far]: [Duplex, Duplex]): Promise<number> {
       if (received >= BULK_BYTES) resolve();
     });
   });
+  const relayCpu = await relay.cpu();
+  const ownCpu = cpuMicros();
   const start = process.hrtime.bigint();
   for (let sent = 0; sent < BULK_BYTES; sent += CHUNK) {
     if (!near.write(chunk)) await new Promise((r) => near.once('drain', r));
   }
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = cpuMicros() - ownCpu + ((await relay.cpu()) - relayCpu);
   far.removeAllListeners('data');
-  return BULK_BYTES / 1024 / 1024 / seconds;
+  return { rate: BULK_BYTES / MIB / seconds, cpuPerMiB: used / (BULK_BYTES / MIB) };
 }
 
 /** Median round trip (µs) of a small message echoed by the far end. */
@@ -139,16 +186,16 @@ async function pingPong([near, far]: [Duplex, Duplex]): Promise<number> {
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bitchat-bench-relay-'));
   const kernels: Kernel[] = [];
-  let relayChild: ChildProcess | undefined;
+  let relayProcessHandle: RelayProcess | undefined;
   try {
     const make = async (name: string, host: string, relay: Record<string, unknown>): Promise<Kernel> => {
       const k = await node(join(dir, name), host, relay);
       kernels.push(k);
       return k;
     };
-    const started = await startRelayProcess(join(dir, 'relay'));
-    relayChild = started.child;
-    const relayPort = started.port;
+    const relay = await startRelayProcess(join(dir, 'relay'));
+    relayProcessHandle = relay;
+    const relayPort = relay.port;
     const target = await make('target', NAT_HOST, {
       reachability: 'unreachable',
       relays: [`127.0.0.1:${relayPort}`],
@@ -166,7 +213,10 @@ export async function run(): Promise<BenchRow[]> {
     const relayLink = await viaRelay.connections.connect({ host: '127.0.0.1', port: relayPort });
     const tunnel = await viaRelay.connections.connectVia({ host: '127.0.0.1', port: target.connections.localPort }, relayLink);
     const directLink = await direct.connections.connect({ host: NAT_HOST, port: target.connections.localPort });
-    if (!tunnel.virtual || directLink.virtual) throw new Error('unexpected link kinds');
+    const viaForwarder = await make('member-forwarder', '127.0.0.1', { client: false });
+    const forwarderPort = await relay.forward(NAT_HOST, target.connections.localPort);
+    const forwardedLink = await viaForwarder.connections.connect({ host: '127.0.0.1', port: forwarderPort });
+    if (!tunnel.virtual || directLink.virtual || forwardedLink.virtual) throw new Error('unexpected link kinds');
 
     const rows: BenchRow[] = [];
     for (const secure of [true, false]) {
@@ -177,20 +227,29 @@ export async function run(): Promise<BenchRow[]> {
       };
       const d = await pair(directLink);
       const t = await pair(tunnel);
-      // Warm both paths, then measure alternately so both see the same machine state.
+      const f = await pair(forwardedLink);
+      // Warm the paths, then measure alternately so all see the same machine state.
       await pingPong(d);
       await pingPong(t);
-      let directMiB = 0;
-      let relayMiB = 0;
+      await pingPong(f);
+      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity }, forwarder: { rate: 0, cpuPerMiB: Infinity } };
+      const keep = (into: { rate: number; cpuPerMiB: number }, run: { rate: number; cpuPerMiB: number }): void => {
+        into.rate = Math.max(into.rate, run.rate);
+        into.cpuPerMiB = Math.min(into.cpuPerMiB, run.cpuPerMiB);
+      };
       for (let r = 0; r < ROUNDS; r++) {
-        directMiB = Math.max(directMiB, await bulk(d));
-        relayMiB = Math.max(relayMiB, await bulk(t));
+        keep(best.direct, await bulk(d, relay));
+        keep(best.relay, await bulk(t, relay));
+        keep(best.forwarder, await bulk(f, relay));
       }
       const directRtt = await pingPong(d);
       const relayRtt = await pingPong(t);
-      for (const s of [...d, ...t]) s.destroy();
+      for (const s of [...d, ...t, ...f]) s.destroy();
       rows.push(
-        { name: `${label} throughput via relay`, value: Math.round(relayMiB), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(directMiB) }, target: '>= 70% of direct' },
+        { name: `${label} throughput via relay`, value: Math.round(best.relay.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) }, target: '>= 70% of direct' },
+        { name: `${label} CPU per MiB via relay (both processes)`, value: Math.round(best.relay.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
+        { name: `${label} throughput via a plain TCP forwarder`, value: Math.round(best.forwarder.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) } },
+        { name: `${label} CPU per MiB via a plain TCP forwarder`, value: Math.round(best.forwarder.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
         { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
         { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
       );
@@ -198,10 +257,11 @@ export async function run(): Promise<BenchRow[]> {
     return rows;
   } finally {
     for (const k of kernels.reverse()) await k.stop().catch(() => undefined);
-    if (relayChild) {
-      const exited = new Promise((r) => relayChild!.once('exit', r));
-      relayChild.stdin!.end();
-      const killer = setTimeout(() => relayChild!.kill('SIGKILL'), 5_000);
+    const child = relayProcessHandle?.child;
+    if (child) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin!.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(killer);
     }

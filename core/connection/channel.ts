@@ -1,8 +1,9 @@
 import { Duplex } from 'node:stream';
 import {
   CHANNEL_WINDOW,
+  MAX_CHANNEL_WINDOW,
   Signal,
-  WINDOW_UPDATE_THRESHOLD,
+  WINDOW_UPDATE_DIVISOR,
   WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
@@ -11,6 +12,8 @@ import { ConnectionError, ConnectionErrorCode } from './errors.js';
 export interface ChannelHost {
   /** The channel has bytes to send and credit to send them: schedule it. */
   scheduleSend(channel: VirtualChannel): void;
+  /** The window to grant a channel now ({@link CHANNEL_WINDOW} or {@link MAX_CHANNEL_WINDOW}). */
+  receiveWindow(): number;
   /** Send a frame that carries no payload of the channel's own (accept, end, credit...). */
   sendControl(signal: number, name: Buffer, data?: Buffer): void;
   /**
@@ -24,13 +27,16 @@ export interface ChannelHost {
 export type ChannelState = 'opening' | 'open' | 'closed';
 
 const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
+/** Drop sent chunks from the front of the send queue once this many piled up. */
+const COMPACT_AFTER_CHUNKS = 64;
 
 /**
  * One virtual channel of a {@link Connection}: a Node `Duplex` whose bytes travel as
  * CHANNEL_DATA frames. Flow control is per channel and credit based: the sender may
- * have at most {@link CHANNEL_WINDOW} bytes unacknowledged; the receiver returns credit
- * (WINDOW_UPDATE) as its consumer reads. So a slow reader here never stalls other
- * channels, and the receiver never buffers more than one window.
+ * have at most the receiver's window unacknowledged ({@link CHANNEL_WINDOW}, grown to
+ * {@link MAX_CHANNEL_WINDOW} for a reader that keeps up on a link with few channels);
+ * the receiver returns credit (WINDOW_UPDATE) as its consumer reads. So a slow reader
+ * here never stalls other channels, and the receiver never buffers more than its window.
  *
  * `end()` half-closes (CHANNEL_END after the last byte); `destroy()` aborts
  * (unread data discarded on both sides). Either way each side's last frame for the
@@ -53,16 +59,26 @@ export class VirtualChannel extends Duplex {
   private channelState: ChannelState = 'opening';
   private sendCredit = CHANNEL_WINDOW;
   private recvCredit = CHANNEL_WINDOW;
-  private chunk: Buffer | null = null;
-  private chunkOffset = 0;
-  private chunkCallback: ((err?: Error | null) => void) | null = null;
+  /** Largest CHANNEL_DATA payload this channel puts in one frame. */
+  private readonly frameData: number;
+  /**
+   * Bytes written and not yet framed (whole app writes, the first maybe partly sent),
+   * and the callback of the latest write while it is held back (see {@link releaseWrite}).
+   */
+  private pending: Buffer[] = [];
+  private pendingIndex = 0;
+  private pendingOffset = 0;
+  private pendingBytes = 0;
+  private pendingCallback: ((err?: Error | null) => void) | null = null;
+  /** `_final`'s callback while the last bytes still wait to be sent. */
+  private finalCallback: ((err?: Error | null) => void) | null = null;
   private receivedEnd = false;
   private silent = false;
   private remoteClosed = false;
   private openWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  /** @internal created by {@link Connection}. */
-  constructor(host: ChannelHost, name: Buffer, inbound: boolean) {
+  /** @internal created by {@link Connection}; `frameData` caps the payload of one data frame. */
+  constructor(host: ChannelHost, name: Buffer, inbound: boolean, frameData: number = WRITE_FRAME_DATA) {
     super({
       allowHalfOpen: true,
       readableHighWaterMark: CHANNEL_WINDOW / 2,
@@ -72,6 +88,7 @@ export class VirtualChannel extends Duplex {
     this.name = Buffer.from(name);
     this.key = this.name.toString('latin1');
     this.inbound = inbound;
+    this.frameData = frameData;
   }
 
   get state(): ChannelState {
@@ -106,14 +123,14 @@ export class VirtualChannel extends Duplex {
     this.push(data);
   }
 
-  /** @internal a WINDOW_UPDATE arrived; throws when it would exceed one window. */
+  /** @internal a WINDOW_UPDATE arrived; throws when it would raise credit above the largest window. */
   addCredit(credit: number): void {
-    if (credit === 0 || this.sendCredit + credit > CHANNEL_WINDOW) {
+    if (credit === 0 || this.sendCredit + credit > MAX_CHANNEL_WINDOW) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_FLOW_CONTROL, `bad window update of ${credit} (credit ${this.sendCredit})`);
     }
-    const was = this.sendCredit;
+    const was = this.sendable;
     this.sendCredit += credit;
-    if (was === 0 && this.chunk) this.host.scheduleSend(this);
+    if (!was && this.sendable) this.host.scheduleSend(this);
   }
 
   /** @internal the peer half-closed. */
@@ -148,50 +165,114 @@ export class VirtualChannel extends Duplex {
     this.destroy();
   }
 
-  /** @internal true while a chunk waits and credit allows sending some of it. */
+  /**
+   * @internal true while bytes wait and credit covers the next frame. A frame is never
+   * cut short for lack of credit (the sender waits for the next update instead), so
+   * frames stay full: a tunnel's inner frames keep matching its outer ones one to one.
+   */
   get sendable(): boolean {
-    return this.chunk !== null && this.sendCredit > 0 && this.channelState !== 'closed';
+    return this.pendingBytes > 0 && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
   }
 
   /**
-   * @internal the next CHANNEL_DATA payload to put on the wire (call only when
-   * {@link sendable}). Call the returned `written` (when set) once the frame is in the
-   * stream: it completes the app's write, and must not let a CHANNEL_END overtake it.
+   * @internal the next CHANNEL_DATA payload, as pieces of the queued writes (no copy;
+   * call only when {@link sendable}). Call the returned `written` once the frame is in
+   * the stream: it may complete the app's write (whose next bytes then join the queue
+   * before the next frame is cut) and send a CHANNEL_END that waited for these bytes.
    */
-  takeFrameData(): { data: Buffer; written: (() => void) | null } {
-    const chunk = this.chunk!;
-    const n = Math.min(chunk.length - this.chunkOffset, this.sendCredit, WRITE_FRAME_DATA);
-    const data = chunk.subarray(this.chunkOffset, this.chunkOffset + n);
-    this.chunkOffset += n;
-    this.sendCredit -= n;
-    this.stats.bytesOut += n;
-    if (this.chunkOffset < chunk.length) return { data, written: null };
-    const cb = this.chunkCallback!;
-    this.chunk = null;
-    this.chunkCallback = null;
-    return { data, written: () => cb() };
+  takeFrameData(): { parts: Buffer[]; length: number; written: () => void } {
+    const length = Math.min(this.pendingBytes, this.frameData);
+    const parts: Buffer[] = [];
+    let need = length;
+    while (need > 0) {
+      const chunk = this.pending[this.pendingIndex]!;
+      const left = chunk.length - this.pendingOffset;
+      if (left <= need) {
+        parts.push(this.pendingOffset === 0 ? chunk : chunk.subarray(this.pendingOffset));
+        need -= left;
+        this.pendingIndex++;
+        this.pendingOffset = 0;
+      } else {
+        parts.push(chunk.subarray(this.pendingOffset, this.pendingOffset + need));
+        this.pendingOffset += need;
+        need = 0;
+      }
+    }
+    this.pendingBytes -= length;
+    this.sendCredit -= length;
+    this.stats.bytesOut += length;
+    if (this.pendingBytes === 0) {
+      this.pending = [];
+      this.pendingIndex = 0;
+    } else if (this.pendingIndex >= COMPACT_AFTER_CHUNKS) {
+      this.pending = this.pending.slice(this.pendingIndex);
+      this.pendingIndex = 0;
+    }
+    return { parts, length, written: this.written };
+  }
+
+  /** After a frame went out: take the app's next bytes when less than a frame is left; end when all are out. */
+  private readonly written = (): void => {
+    this.releaseWrite();
+    if (this.pendingBytes > 0 || !this.finalCallback) return;
+    const cb = this.finalCallback;
+    this.finalCallback = null;
+    this.host.sendControl(Signal.CHANNEL_END, this.name);
+    cb();
+  };
+
+  /**
+   * Completes the app's write once less than one frame of it is left to send, so the
+   * next write joins the queue and fills that frame (no runt frame per write), while
+   * the channel never holds more than one frame beyond what credit lets it send.
+   */
+  private releaseWrite(): void {
+    if (!this.pendingCallback || this.pendingBytes >= this.frameData) return;
+    const cb = this.pendingCallback;
+    this.pendingCallback = null;
+    cb();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (chunk.length === 0) {
-      callback();
-      return;
-    }
-    this.chunk = chunk;
-    this.chunkOffset = 0;
-    this.chunkCallback = callback;
-    if (this.sendCredit > 0) this.host.scheduleSend(this);
+    if (chunk.length > 0) this.enqueue(chunk);
+    this.pendingCallback = callback;
+    this.afterEnqueue();
+  }
+
+  /** Corked or queued writes arrive together and share frames (a tunnel's frame header and data travel in one). */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
+    for (const { chunk } of chunks) if (chunk.length > 0) this.enqueue(chunk);
+    this.pendingCallback = callback;
+    this.afterEnqueue();
+  }
+
+  private enqueue(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
+  private afterEnqueue(): void {
+    this.releaseWrite();
+    if (this.sendable) this.host.scheduleSend(this);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    if (this.pendingBytes > 0) {
+      // The last bytes are still queued: CHANNEL_END follows them (see `written`).
+      this.finalCallback = callback;
+      return;
+    }
     this.host.sendControl(Signal.CHANNEL_END, this.name);
     callback();
   }
 
   override _read(): void {
     if (this.channelState === 'closed') return;
-    const grant = CHANNEL_WINDOW - this.readableLength - this.recvCredit;
-    if (grant >= WINDOW_UPDATE_THRESHOLD) {
+    // Grow the window only for a reader that keeps up (nothing left unread): a stalled
+    // reader keeps the initial window, so it never buffers more than that.
+    const window = this.readableLength === 0 ? this.host.receiveWindow() : CHANNEL_WINDOW;
+    const grant = window - this.readableLength - this.recvCredit;
+    if (grant >= window / WINDOW_UPDATE_DIVISOR) {
       this.recvCredit += grant;
       const data = Buffer.allocUnsafe(4);
       data.writeUInt32LE(grant, 0);
@@ -210,9 +291,12 @@ export class VirtualChannel extends Duplex {
     const waiter = this.openWaiter;
     this.openWaiter = null;
     waiter?.reject(err ?? new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed before it opened'));
-    const cb = this.chunkCallback;
-    this.chunk = null;
-    this.chunkCallback = null;
+    const cb = this.pendingCallback;
+    this.pending = [];
+    this.pendingIndex = 0;
+    this.pendingBytes = 0;
+    this.pendingCallback = null;
+    this.finalCallback = null;
     cb?.(new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed'));
     callback(err);
   }

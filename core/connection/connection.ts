@@ -5,9 +5,13 @@ import type { Endpoint, PeerConnectionInfo, PeerId } from '../types.js';
 import { VirtualChannel, type ChannelHost } from './channel.js';
 import {
   CHANNEL_NAME_LENGTH,
+  CHANNEL_WINDOW,
   type ConnectionLimits,
   FRAME_HEADER_LENGTH,
+  GROWN_WINDOW_CHANNELS,
+  MAX_CHANNEL_WINDOW,
   Signal,
+  WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
 import { encodeFrame, FrameDecoder, writeFrameHeader, type Frame } from './frame.js';
@@ -49,7 +53,8 @@ export interface ConnectionInit {
 
 /**
  * An inbound channel open, waiting for a decision. Call exactly one of `accept` or
- * `refuse`; undecided requests are refused after `channelOpenTimeoutMs`.
+ * `refuse`. The manager refuses an open its handlers leave undecided at once; a tunnel
+ * open (decided once the far end answers) is refused after `channelOpenTimeoutMs`.
  */
 export interface ChannelRequest {
   readonly connection: Connection;
@@ -90,17 +95,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   private readonly logger: Logger | undefined;
   private readonly counters: TrafficCounters | undefined;
   private readonly channels = new Map<string, VirtualChannel>();
-  /** Names we closed whose peer has not yet sent its DISCONNECT_CHANNEL, with who waits to reuse them. */
-  private readonly closing = new Map<string, Array<() => void>>();
+  /** Names we closed whose peer has not yet sent its DISCONNECT_CHANNEL. */
+  private readonly closing = new Set<string>();
+  /** Opens waiting for a name to be free again (see {@link untilNameFree}). */
+  private readonly nameWaiters = new Map<string, Array<() => void>>();
   private ready: VirtualChannel[] = [];
   private readonly decoder = new FrameDecoder();
   private readonly sendBufferBytes: number;
+  /** Data bytes per frame we send (see the constructor). */
+  private readonly frameData: number;
+  /** True while the stream is corked until the end of this tick. */
+  private corked = false;
   private rest: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private drainWaitSince = 0;
   private pumping = false;
+  private pumpScheduled = false;
   private isClosed = false;
   private started = false;
 
@@ -120,6 +132,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       virtual: init.virtual,
     });
     this.sendBufferBytes = Math.max(SEND_BUFFER_BYTES, this.stream.writableHighWaterMark);
+    // Inside a tunnel our frames are the payload of the carrying channel's frames: sized
+    // so that one of ours, header included, fills exactly one of those, and the far end
+    // reads each of ours whole from one outer frame (no reassembly copy).
+    this.frameData = init.virtual ? WRITE_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
   }
 
   get peerId(): PeerId {
@@ -166,7 +182,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     }
     if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
     const key = name.toString('latin1');
-    if (this.closing.has(key)) await this.nameReleased(key);
+    await this.untilNameFree(key);
     if (this.isClosed) throw new ConnectionError(ConnectionErrorCode.CLOSED, 'connection is closed');
     if (this.channels.has(key) || this.closing.has(key)) throw new ConnectionError(ConnectionErrorCode.CHANNEL_EXISTS, 'a channel with that name is open');
     if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
@@ -186,16 +202,41 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     return channel;
   }
 
-  /** Resolves when the peer confirmed the close of `key` (or the connection closed, or time ran out). */
-  private nameReleased(key: string): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.limits.channelOpenTimeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.closing.get(key)!.push(done);
-    });
+  /**
+   * Waits while `key` belongs to a channel on its way out: one we ended (it goes once
+   * the peer ends too) or closed (it goes with the peer's DISCONNECT_CHANNEL). So a
+   * tunnel re-opened right after its predecessor closed waits for the name instead of
+   * failing with ERR_CHANNEL_EXISTS. Bounded by `channelOpenTimeoutMs`; a name still in
+   * use by an open channel is not waited for.
+   */
+  private async untilNameFree(key: string): Promise<void> {
+    const deadline = Date.now() + this.limits.channelOpenTimeoutMs;
+    while (!this.isClosed && this.nameLeaving(key) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadline - Date.now());
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        const waiters = this.nameWaiters.get(key);
+        if (waiters) waiters.push(done);
+        else this.nameWaiters.set(key, [done]);
+      });
+    }
+  }
+
+  private nameLeaving(key: string): boolean {
+    if (this.closing.has(key)) return true;
+    const channel = this.channels.get(key);
+    return channel !== undefined && (channel.writableEnded || channel.destroyed);
+  }
+
+  /** The state of `key` changed: let the opens waiting for it look again. */
+  private wakeName(key: string): void {
+    const waiters = this.nameWaiters.get(key);
+    if (!waiters) return;
+    this.nameWaiters.delete(key);
+    for (const wake of waiters) wake();
   }
 
   /** Send a frame that no channel owns (peer-status, extension signals). */
@@ -207,6 +248,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   /** Close the connection and every channel on it. `reason` is kept in {@link closeReason}. */
   close(reason?: Error): void {
     if (this.isClosed) return;
+    // A normal close sends what the channels already queued (sending waits for the end of the tick).
+    if (!reason && !this.drainWaitSince) this.pump();
     this.isClosed = true;
     this.closeReason = reason;
     clearInterval(this.timer);
@@ -215,9 +258,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     const lost = reason ?? new ConnectionError(ConnectionErrorCode.CLOSED, 'connection closed');
     for (const channel of [...this.channels.values()]) channel.connectionLost(lost);
     this.channels.clear();
-    for (const waiters of this.closing.values()) for (const wake of waiters) wake();
     this.closing.clear();
+    for (const key of [...this.nameWaiters.keys()]) this.wakeName(key);
     this.stream.off('data', this.onChunk);
+    this.flush();
     if (reason) {
       this.stream.destroy();
     } else {
@@ -231,21 +275,38 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.emit('close', reason);
   }
 
+  /**
+   * @internal ChannelHost. A grown window is granted only while few channels share the
+   * link, so at most GROWN_WINDOW_CHANNELS of them hold one at any time.
+   */
+  receiveWindow(): number {
+    return this.channels.size <= GROWN_WINDOW_CHANNELS ? MAX_CHANNEL_WINDOW : CHANNEL_WINDOW;
+  }
+
   /** @internal ChannelHost */
   scheduleSend(channel: VirtualChannel): void {
     if (!this.ready.includes(channel)) this.ready.push(channel);
-    if (!this.drainWaitSince) this.pump();
+    if (this.drainWaitSince || this.pumping || this.pumpScheduled) return;
+    // At the end of the tick: the writes made until then fill frames together.
+    this.pumpScheduled = true;
+    process.nextTick(this.scheduledPump);
   }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    if (!this.drainWaitSince) this.pump();
+  };
 
   /** @internal ChannelHost */
   releaseChannel(channel: VirtualChannel, awaitingPeer: boolean): void {
     if (this.channels.get(channel.key) !== channel) return;
     this.channels.delete(channel.key);
-    if (awaitingPeer && !this.isClosed) this.closing.set(channel.key, []);
+    if (awaitingPeer && !this.isClosed) this.closing.add(channel.key);
+    this.wakeName(channel.key);
   }
 
   private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
-    const channel = new VirtualChannel(this, name, inbound);
+    const channel = new VirtualChannel(this, name, inbound, this.frameData);
     this.channels.set(channel.key, channel);
     this.stats.channelsOpened++;
     if (this.counters) this.counters.channelsOpened++;
@@ -253,6 +314,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   }
 
   private write(buf: Buffer): void {
+    this.corkUntilNextTick();
     this.stream.write(buf);
     this.lastSent = Date.now();
     this.stats.framesOut++;
@@ -260,30 +322,47 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (this.counters) this.counters.bytesOut += buf.length;
   }
 
+  /**
+   * Everything written in one tick (frames of every channel, control frames, frames a
+   * relay forwards for several channels) leaves in one write to the stream: one
+   * system call for a socket, one data frame for a tunnel's carrying channel.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.stream.cork();
+    process.nextTick(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.stream.uncork();
+  };
+
   /** Round-robin: one frame per ready channel per turn until the stream is full. */
   private pump(): void {
     if (this.pumping || this.isClosed) return;
     this.pumping = true;
     const stream = this.stream;
-    stream.cork();
+    this.corkUntilNextTick();
     try {
       while (this.ready.length > 0 && stream.writableLength < this.sendBufferBytes) {
         const channel = this.ready.shift()!;
         if (!channel.sendable) continue;
-        const { data, written } = channel.takeFrameData();
+        const { parts, length, written } = channel.takeFrameData();
         const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-        writeFrameHeader(header, 0, Signal.CHANNEL_DATA, channel.name, data.length);
+        writeFrameHeader(header, 0, Signal.CHANNEL_DATA, channel.name, length);
         stream.write(header);
-        stream.write(data);
-        const n = FRAME_HEADER_LENGTH + data.length;
+        for (const part of parts) stream.write(part);
+        const n = FRAME_HEADER_LENGTH + length;
         this.stats.framesOut++;
         this.stats.bytesOut += n;
         if (this.counters) this.counters.bytesOut += n;
-        written?.();
+        written();
         if (channel.sendable && !this.ready.includes(channel)) this.ready.push(channel);
       }
     } finally {
-      stream.uncork();
       this.pumping = false;
     }
     this.lastSent = Date.now();
@@ -311,7 +390,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
 
   private readonly onFrame = (frame: Frame): void => {
     if (this.isClosed) return;
-    this.stats.framesIn++;
+    if (!frame.more) this.stats.framesIn++;
     switch (frame.signal) {
       case Signal.NOOP:
         return;
@@ -328,10 +407,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       }
       case Signal.DISCONNECT_CHANNEL: {
         const key = frame.name.toString('latin1');
-        const waiters = this.closing.get(key);
-        if (waiters) {
-          this.closing.delete(key);
-          for (const wake of waiters) wake();
+        if (this.closing.delete(key)) {
+          this.wakeName(key);
         } else {
           this.channels.get(key)?.remoteAbort();
         }

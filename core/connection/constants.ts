@@ -3,8 +3,12 @@
  * DESIGN.md §2b). Our wire format is documented in `docs/protocol/connection.md`.
  */
 
-/** Handshake version byte. The original used 1; ours differs (flow control), so 2. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Handshake version byte. The original used 1; 2 added flow control with a fixed
+ * window; 3 lets a receiver grow a channel's window to {@link MAX_CHANNEL_WINDOW}
+ * (a version 2 sender would call that credit a protocol error, so 2 is refused).
+ */
+export const PROTOCOL_VERSION = 3;
 /** Bytes in a node's per-start random peer ID. */
 export const PEER_ID_LENGTH = 20;
 /** Bytes in a virtual channel name. */
@@ -20,13 +24,26 @@ export const MAX_FRAME_DATA = 32768;
 /** Largest data part our writers put in one frame. */
 export const WRITE_FRAME_DATA = 16384;
 /**
- * Receive window of every channel, in both directions, from the moment it is opened.
- * A sender never has more than this many unacknowledged bytes in flight on a channel,
- * so a receiver never buffers more than this per channel.
+ * Send credit every channel starts with, in both directions, and the window a receiver
+ * grants a channel while its connection carries more than {@link GROWN_WINDOW_CHANNELS}.
+ * A sender never has more unacknowledged bytes in flight than the receiver granted, so
+ * a receiver never buffers more than its window per channel.
  */
 export const CHANNEL_WINDOW = 256 * 1024;
-/** A receiver returns credit once at least this much can be returned (fewer tiny updates). */
-export const WINDOW_UPDATE_THRESHOLD = CHANNEL_WINDOW / 4;
+/**
+ * Largest window a receiver grants (credit above it is a protocol error). Granted while
+ * a connection carries few channels: two hops of a tunnel (or one busy hop) need more
+ * bytes in flight than 256 KiB to keep the link full.
+ */
+export const MAX_CHANNEL_WINDOW = 1024 * 1024;
+/**
+ * A connection with at most this many channels grants each {@link MAX_CHANNEL_WINDOW};
+ * so at most this many grown windows are outstanding at once, and a connection buffers
+ * at most channels × 256 KiB + 8 × 768 KiB.
+ */
+export const GROWN_WINDOW_CHANNELS = 8;
+/** A receiver returns credit once at least this share of its window can be returned (fewer tiny updates). */
+export const WINDOW_UPDATE_DIVISOR = 4;
 /** Handshake request: version (1) + peer ID (20) + service port (2). */
 export const HANDSHAKE_REQUEST_LENGTH = 1 + PEER_ID_LENGTH + 2;
 /** Handshake response: status (1) + acceptor peer ID (20). */

@@ -25,6 +25,12 @@ export interface Frame {
   /** 20 bytes. */
   name: Buffer;
   data: Buffer;
+  /**
+   * Set on a piece of a CHANNEL_DATA frame that is not its last: {@link FrameDecoder}
+   * hands over a data frame that spans stream chunks piece by piece instead of copying
+   * it together (its `name` is then only valid during the call).
+   */
+  more?: boolean;
 }
 
 const KNOWN_SIGNALS: ReadonlySet<number> = new Set(Object.values(Signal));
@@ -86,17 +92,20 @@ export function decodeFrame(buf: Buffer): Frame {
 }
 
 /**
- * Incremental reader: feed it stream chunks, get whole frames. Between calls it holds at
+ * Incremental reader: feed it stream chunks, get frames. Between calls it holds at
  * most one partial frame (at most 23 + 32768 bytes, allocated once its header is
  * checked), and throws a {@link ConnectionError} on the first bad header, after which
- * it must be dropped. Frames inside one chunk are slices of it (no copy); only a frame
- * that spans chunks is copied.
+ * it must be dropped. Frames inside one chunk are slices of it (no copy). A CHANNEL_DATA
+ * frame that spans chunks comes out as pieces (slices too, `more` set on all but the
+ * last), since its bytes only continue a stream; only other frames are copied together.
  */
 export class FrameDecoder {
   private readonly head = Buffer.alloc(FRAME_HEADER_LENGTH);
   private headFill = 0;
   private body: Buffer | null = null;
   private bodyFill = 0;
+  /** Data bytes still to come of the CHANNEL_DATA frame in progress (delivered in pieces). */
+  private dataLeft = 0;
 
   /** Bytes held back waiting for the rest of a frame. */
   get bufferedBytes(): number {
@@ -125,7 +134,8 @@ export class FrameDecoder {
       off = frameEnd;
     }
     if (off < end) {
-      // Keep the tail in our own buffers so it does not pin the socket's chunk.
+      // A data frame's first piece goes out now; the tail of any other frame is kept in
+      // our own buffers so it does not pin the socket's chunk.
       this.headFill = 0;
       this.resume(chunk.subarray(off), onFrame);
     }
@@ -143,10 +153,24 @@ export class FrameDecoder {
       this.headFill += take;
       off = take;
       if (this.headFill < FRAME_HEADER_LENGTH) return -1;
+      const signal = this.head[0]!;
       const length = this.head.readUInt16LE(1 + CHANNEL_NAME_LENGTH);
-      checkHeader(this.head[0]!, length);
-      this.body = length === 0 ? EMPTY : Buffer.allocUnsafe(length);
-      this.bodyFill = 0;
+      checkHeader(signal, length);
+      if (signal === Signal.CHANNEL_DATA) {
+        this.dataLeft = length;
+      } else {
+        this.body = length === 0 ? EMPTY : Buffer.allocUnsafe(length);
+        this.bodyFill = 0;
+      }
+    }
+    if (this.dataLeft > 0) {
+      const take = Math.min(this.dataLeft, chunk.length - off);
+      if (take === 0) return -1;
+      this.dataLeft -= take;
+      const more = this.dataLeft > 0;
+      if (!more) this.headFill = 0;
+      onFrame({ signal: Signal.CHANNEL_DATA, name: this.head.subarray(1, 1 + CHANNEL_NAME_LENGTH), data: chunk.subarray(off, off + take), ...(more ? { more } : {}) });
+      return more ? -1 : off + take;
     }
     const body = this.body!;
     const take = Math.min(body.length - this.bodyFill, chunk.length - off);

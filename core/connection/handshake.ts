@@ -1,11 +1,11 @@
 /**
- * Connection handshake (PROTOCOL.md §1.3, our version 2).
+ * Connection handshake (PROTOCOL.md §1.3, our version 3).
  *
  * Initiator -> acceptor (23 bytes):
  *
  * | off | size | field                                   |
  * | --- | ---- | --------------------------------------- |
- * | 0   | 1    | version, `2`                            |
+ * | 0   | 1    | version, `3`                            |
  * | 1   | 20   | initiator peer ID                       |
  * | 21  | 2    | initiator service (listening) port, u16 LE; 0 = none |
  *

@@ -70,7 +70,11 @@ export interface ConnectionManagerStats extends TrafficCounters, TunnelCounters 
   busyRefusals: number;
 }
 
-/** Decides on an inbound channel open: call `request.accept()` or `request.refuse()`, or leave it to the next handler. */
+/**
+ * Decides on an inbound channel open: call `request.accept()` or `request.refuse()`
+ * before returning, or leave it to the next handler. An open no handler accepts is
+ * refused at once, so the opener never waits for its timeout.
+ */
 export type ChannelHandler = (request: ChannelRequest) => void;
 /** Receives an extension frame (relay, invitation signals). */
 export type SignalHandler = (frame: Frame, connection: Connection) => void;
@@ -494,7 +498,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       }
       if (request.decided) return;
     }
-    if (this.channelHandlers.length === 0) request.refuse();
+    // Nobody here wants it: say so now instead of leaving the opener to its timeout.
+    request.refuse();
   }
 
   private onControl(frame: Frame, from: Connection): void {

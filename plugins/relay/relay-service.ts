@@ -311,10 +311,8 @@ export class RelayService {
         .map((c) => c.info.remote);
       asker.sendControl(Signal.TCP_RELAY_RESPONSE_PEER_LIST, request.name, encodePeerList(endpoints));
       this.stats.peerListsSent++;
-      // Let a chat on this node that is in the same network accept it; refuse otherwise.
-      setImmediate(() => {
-        if (!request.decided) request.refuse();
-      });
+      // Undecided: a chat on this node in the same network may accept it; otherwise the
+      // connection layer refuses it once every handler had its say.
       return;
     }
   }

@@ -4,10 +4,14 @@ import { createConnection, type Socket } from 'node:net';
 import {
   CHANNEL_WINDOW,
   ConnectionError,
+  FRAME_HEADER_LENGTH,
+  HANDSHAKE_RESPONSE_LENGTH,
+  MAX_CHANNEL_WINDOW,
   MAX_FRAME_DATA,
   Signal,
   encodeFrame,
   encodeHandshakeRequest,
+  WRITE_FRAME_DATA,
   type Connection,
 } from '../../../core/connection/index.js';
 import { Testnet, acceptAll, channelName, endpointOf, once, waitFor, type TestNode } from './testnet.js';
@@ -95,6 +99,39 @@ describe('connection/bad input', () => {
     for (let sent = 0; sent <= CHANNEL_WINDOW; sent += MAX_FRAME_DATA) socket.write(chunk);
     expect(await closeReason(node, server)).to.have.property('code', 'ERR_CHANNEL_FLOW_CONTROL');
     expect(opened).to.have.length(1);
+  });
+
+  it('a peer may grow a window to 1 MiB of credit; one byte more is ERR_CHANNEL_FLOW_CONTROL', async () => {
+    const node = await net.node();
+    const served: Buffer[] = [];
+    node.manager.onChannel((req) => {
+      const ch = req.accept();
+      ch.on('error', () => undefined);
+      ch.write(Buffer.alloc(2 * MAX_CHANNEL_WINDOW, 3)); // more than any window
+      served.push(req.name);
+    });
+    const { socket, server } = await rawPeer(node);
+    let dataBytes = 0;
+    socket.on('data', (chunk: Buffer) => (dataBytes += chunk.length));
+    const name = channelName('grown');
+    socket.write(encodeFrame(Signal.CONNECT_CHANNEL, name));
+    // Bytes on the wire once `credit` bytes of data went out, after the handshake answer and CHANNEL_ACCEPT.
+    const wire = (credit: number): number => HANDSHAKE_RESPONSE_LENGTH + FRAME_HEADER_LENGTH + credit + (credit / WRITE_FRAME_DATA) * FRAME_HEADER_LENGTH;
+    await waitFor(() => dataBytes >= wire(CHANNEL_WINDOW));
+    // Everything sent so far is acknowledged, plus a window grown to the maximum.
+    const update = (credit: number): Buffer => {
+      const data = Buffer.alloc(4);
+      data.writeUInt32LE(credit, 0);
+      return encodeFrame(Signal.WINDOW_UPDATE, name, data);
+    };
+    socket.write(update(MAX_CHANNEL_WINDOW));
+    await waitFor(() => dataBytes >= wire(CHANNEL_WINDOW + MAX_CHANNEL_WINDOW));
+    expect(server.closed).to.equal(false);
+    expect(dataBytes).to.equal(wire(CHANNEL_WINDOW + MAX_CHANNEL_WINDOW));
+    // The sender spent all its credit; a grant of 1 MiB + 1 exceeds the maximum window.
+    socket.write(update(MAX_CHANNEL_WINDOW + 1));
+    expect(await closeReason(node, server)).to.have.property('code', 'ERR_CHANNEL_FLOW_CONTROL');
+    expect(served).to.have.length(1);
   });
 
   it('a half-open socket (FIN after the handshake, or mid-handshake) is closed and cleaned up', async () => {

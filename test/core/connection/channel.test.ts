@@ -1,19 +1,20 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { CHANNEL_WINDOW, type VirtualChannel } from '../../../core/connection/index.js';
+import { CHANNEL_WINDOW, MAX_CHANNEL_WINDOW, type Connection, type VirtualChannel } from '../../../core/connection/index.js';
 import { Testnet, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
 describe('connection/virtual channels', () => {
   const net = new Testnet();
   afterEach(() => net.stop());
 
-  async function pair(): Promise<{ open: (label: string) => Promise<[VirtualChannel, VirtualChannel]> }> {
+  async function pair(): Promise<{ open: (label: string) => Promise<[VirtualChannel, VirtualChannel]>; link: () => Connection }> {
     const a = await net.node();
     const b = await net.node();
     const inbound = new Map<string, VirtualChannel>();
     b.manager.onChannel((req) => inbound.set(req.name.toString('hex'), req.accept()));
-    await a.manager.connect(endpointOf(b));
+    const connection = await a.manager.connect(endpointOf(b));
     return {
+      link: () => connection,
       open: async (label) => {
         const name = channelName(label);
         const local = await a.manager.openChannel(b.manager.peerId, name);
@@ -68,6 +69,49 @@ describe('connection/virtual channels', () => {
     slowOut.end();
     const slowDone = drain(slowIn);
     expect((await slowDone).bytes).to.equal(slowWritten);
+  });
+
+  it('a reader that keeps up earns a grown window; once it stops, the receiver holds at most that', async () => {
+    const { open } = await pair();
+    const [out, inn] = await open('grown');
+    const block = Buffer.alloc(64 * 1024, 3);
+    let received = 0;
+    inn.on('data', (chunk: Buffer) => (received += chunk.length));
+    const fill = (): void => {
+      while (out.write(block));
+    };
+    out.on('drain', fill);
+    fill();
+    // While the reader keeps up, more than the initial window is in flight at times.
+    await waitFor(() => received >= 8 * MAX_CHANNEL_WINDOW);
+    inn.pause();
+    // Wait until everything the sender may send has arrived (it stops when its credit is spent).
+    await waitFor(() => inn.readableLength > 0 && out.stats.bytesOut === received + inn.readableLength);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(out.stats.bytesOut).to.equal(received + inn.readableLength);
+    // The last grant was for a grown window (more than 3/4 of it was still open when the
+    // reader stopped); no grant follows while the reader is stalled.
+    expect(inn.readableLength).to.be.above(CHANNEL_WINDOW);
+    expect(inn.readableLength).to.be.at.most(MAX_CHANNEL_WINDOW);
+    out.off('drain', fill);
+    out.destroy();
+  });
+
+  it('writes made together share frames, and CHANNEL_END waits for the last queued byte', async () => {
+    const { open, link } = await pair();
+    const [out, inn] = await open('packed');
+    const got = drain(inn);
+    const before = link().stats.framesOut;
+    out.cork();
+    for (let i = 0; i < 100; i++) out.write(Buffer.alloc(100, i));
+    out.uncork();
+    // 64 KiB more in 1,000-byte writes, ending the channel while most of it is queued.
+    for (let i = 0; i < 64; i++) out.write(Buffer.alloc(1024, i));
+    out.end();
+    const result = await got;
+    expect(result.bytes).to.equal(100 * 100 + 64 * 1024);
+    // 10,000 bytes in one frame, 64 KiB in four full frames, then CHANNEL_END (maybe a credit update).
+    expect(link().stats.framesOut - before).to.be.within(6, 7);
   });
 
   it('half-closes: each side ends its direction and still reads the other', async () => {

@@ -16,16 +16,19 @@ const ID = Buffer.alloc(20, 0x11);
 
 describe('connection/handshake and end point codecs', () => {
   it('encodes the handshake test vectors', () => {
-    expect(encodeHandshakeRequest({ peerId: ID, servicePort: 0x1234 }).toString('hex')).to.equal('02' + '11'.repeat(20) + '3412');
+    expect(encodeHandshakeRequest({ peerId: ID, servicePort: 0x1234 }).toString('hex')).to.equal('03' + '11'.repeat(20) + '3412');
     expect(encodeHandshakeResponse({ status: HandshakeStatus.DUPLICATE, peerId: ID }).toString('hex')).to.equal('01' + '11'.repeat(20));
-    const req = decodeHandshakeRequest(Buffer.from('02' + '11'.repeat(20) + '3412', 'hex'));
+    const req = decodeHandshakeRequest(Buffer.from('03' + '11'.repeat(20) + '3412', 'hex'));
     expect(req.servicePort).to.equal(0x1234);
     expect(req.peerId.equals(ID)).to.equal(true);
     expect(decodeHandshakeResponse(Buffer.from('00' + '11'.repeat(20), 'hex')).status).to.equal(HandshakeStatus.OK);
   });
 
   it('refuses other versions, lengths and statuses with typed errors', () => {
-    expect(() => decodeHandshakeRequest(Buffer.from('01' + '11'.repeat(20) + '3412', 'hex'))).to.throw().with.property('code', 'ERR_CONNECTION_HANDSHAKE_VERSION');
+    // 1 is the original's; 2 (fixed 256 KiB windows) would call a grown window a protocol error.
+    for (const version of ['01', '02']) {
+      expect(() => decodeHandshakeRequest(Buffer.from(version + '11'.repeat(20) + '3412', 'hex'))).to.throw().with.property('code', 'ERR_CONNECTION_HANDSHAKE_VERSION');
+    }
     expect(() => decodeHandshakeRequest(Buffer.alloc(5))).to.throw().with.property('code', 'ERR_CONNECTION_HANDSHAKE_MALFORMED');
     expect(() => decodeHandshakeResponse(Buffer.from('07' + '11'.repeat(20), 'hex'))).to.throw().with.property('code', 'ERR_CONNECTION_HANDSHAKE_MALFORMED');
   });

@@ -53,23 +53,41 @@ describe('connection/frame', () => {
     expect(() => encodeFrame(Signal.NOOP, Buffer.alloc(19))).to.throw().with.property('code', 'ERR_CHANNEL_BAD_NAME');
   });
 
-  it('reassembles frames from any split of the byte stream', () => {
+  it('reads frames from any split of the byte stream; data frames that span chunks come in pieces, uncopied', () => {
+    const window = Buffer.alloc(40, 0x0e);
     const frames = [
       encodeFrame(Signal.NOOP, NAME),
       encodeFrame(Signal.CHANNEL_DATA, NAME, Buffer.alloc(MAX_FRAME_DATA, 7)),
       encodeFrame(Signal.CHANNEL_DATA, NAME, Buffer.from('x')),
+      encodeFrame(Signal.START_TCP_RELAY, NAME, window),
       encodeFrame(Signal.CHANNEL_END, NAME),
     ];
     const stream = Buffer.concat(frames);
-    for (const step of [1, 2, 22, 23, 24, 1000, 32791, stream.length]) {
+    for (const step of [1, 2, 22, 23, 24, 30, 1000, 32791, stream.length]) {
       const got: Frame[] = [];
+      let pending: Buffer[] = [];
       const decoder = new FrameDecoder();
       for (let off = 0; off < stream.length; off += step) {
-        decoder.push(stream.subarray(off, off + step), (f) => got.push({ ...f, data: Buffer.from(f.data) }));
+        const chunk = stream.subarray(off, off + step);
+        decoder.push(chunk, (f) => {
+          expect(f.name.equals(NAME)).to.equal(true);
+          if (f.signal === Signal.CHANNEL_DATA) {
+            // A slice of the chunk pushed, never a copy.
+            expect(f.data.buffer).to.equal(chunk.buffer);
+            pending.push(Buffer.from(f.data));
+            if (f.more) return;
+          } else {
+            expect(f.more).to.equal(undefined);
+          }
+          got.push({ ...f, data: f.signal === Signal.CHANNEL_DATA ? Buffer.concat(pending) : Buffer.from(f.data) });
+          pending = [];
+        });
         expect(decoder.bufferedBytes).to.be.at.most(FRAME_HEADER_LENGTH + MAX_FRAME_DATA);
       }
-      expect(got.map((f) => f.signal)).to.deep.equal([0, 2, 2, 7]);
+      expect(got.map((f) => f.signal)).to.deep.equal([0, 2, 2, 10, 7]);
       expect(got[1]!.data.equals(Buffer.alloc(MAX_FRAME_DATA, 7))).to.equal(true);
+      expect(got[2]!.data.toString()).to.equal('x');
+      expect(got[3]!.data.equals(window)).to.equal(true);
       expect(decoder.bufferedBytes).to.equal(0);
     }
   });

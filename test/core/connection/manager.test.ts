@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createConnection } from 'node:net';
-import { ConnectionError, type VirtualChannel } from '../../../core/connection/index.js';
+import { ConnectionError, PROTOCOL_VERSION, type VirtualChannel } from '../../../core/connection/index.js';
 import type { PeerConnectionInfo } from '../../../core/types.js';
 import { Testnet, acceptAll, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
@@ -157,6 +157,40 @@ describe('connection/manager', () => {
     await waitFor(() => b.manager.stats.channelsRefused === 2);
   });
 
+  it('refuses at once an open its handlers leave undecided (the opener does not wait for its timeout)', async function () {
+    // With an hour to wait, only a prompt refusal can end this test before mocha's timeout.
+    this.timeout(5_000);
+    const limits = { channelOpenTimeoutMs: 3_600_000 };
+    const a = await net.node({ limits });
+    const b = await net.node({ limits });
+    await a.manager.connect(endpointOf(b));
+    let seen = 0;
+    b.manager.onChannel(() => void seen++); // looks, decides nothing
+    b.manager.onChannel((req) => (req.name.equals(channelName('ok')) ? req.accept() : undefined));
+    const err = await a.manager.openChannel(b.manager.peerId, channelName('nobody')).catch((e: unknown) => e);
+    expect(err).to.have.property('code', 'ERR_CHANNEL_REFUSED');
+    expect((await a.manager.openChannel(b.manager.peerId, channelName('ok'))).state).to.equal('open');
+    expect(seen).to.equal(2);
+  });
+
+  it('re-opens a name at once after closing it: the open waits for the close to finish instead of failing', async () => {
+    const a = await net.node();
+    const b = await net.node();
+    acceptAll(b, (ch) => {
+      ch.on('end', () => ch.end());
+      ch.resume();
+    });
+    await a.manager.connect(endpointOf(b));
+    const name = channelName('again');
+    for (let i = 0; i < 20; i++) {
+      const channel = await a.manager.openChannel(b.manager.peerId, name);
+      // Clean close on even rounds (both ends end), abort on odd ones; re-open at once.
+      if (i % 2 === 0) channel.end(Buffer.from('bye'));
+      else channel.destroy();
+    }
+    expect(b.manager.stats.channelsOpened).to.equal(20);
+  });
+
   it('caps channels per connection', async () => {
     const a = await net.node({ limits: { maxChannels: 4 } });
     const b = await net.node({ limits: { maxChannels: 3 } });
@@ -181,7 +215,7 @@ describe('connection/manager', () => {
     // A raw peer that completes the handshake, then says nothing.
     const raw = createConnection({ host: '127.0.0.1', port: b.manager.localPort });
     raw.on('error', () => undefined);
-    raw.write(Buffer.concat([Buffer.from([2]), Buffer.alloc(20, 9), Buffer.alloc(2)]));
+    raw.write(Buffer.concat([Buffer.from([PROTOCOL_VERSION]), Buffer.alloc(20, 9), Buffer.alloc(2)]));
     raw.resume();
     const [, reason] = (await once(b.manager, 'disconnection')) as [unknown, Error];
     expect(reason).to.have.property('code', 'ERR_CONNECTION_READ_TIMEOUT');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, createHash } from 'node:crypto';
-import { ConnectionError } from '../../../core/connection/index.js';
+import { ConnectionError, FRAME_HEADER_LENGTH, WRITE_FRAME_DATA } from '../../../core/connection/index.js';
 import { Testnet, acceptAll, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
 describe('connection/tunnels (through a third node)', () => {
@@ -35,6 +35,30 @@ describe('connection/tunnels (through a third node)', () => {
     expect(a.manager.stats.tunnelsOpened).to.equal(1);
     expect(r.manager.stats.tunnelsRelayed).to.equal(1);
     expect(b.manager.stats.tunnelsAccepted).to.equal(1);
+  });
+
+  it('each inner frame travels whole in one frame of each hop (no split header, no reassembly)', async () => {
+    const { a, r, b } = await triangle();
+    acceptAll(b, (ch) => ch.resume());
+    const tunnel = await a.manager.connectVia(endpointOf(b));
+    const hop1 = a.manager.getConnection(r.manager.peerId)!;
+    const hop2 = r.manager.getConnection(b.manager.peerId)!;
+    const channel = await tunnel.openChannel(channelName('packed'));
+    const [inner0, hop10, hop20] = [tunnel.stats.framesOut, hop1.stats.framesOut, hop2.stats.framesOut];
+    const data = randomBytes(2_000_000);
+    const closed = once(channel, 'finish');
+    channel.end(data);
+    await closed;
+    await waitFor(() => b.manager.getConnection(a.manager.peerId)!.stats.bytesIn >= data.length);
+    const inner = tunnel.stats.framesOut - inner0;
+    // Full inner frames of 16384 - 23 data bytes (the last one shorter, plus CHANNEL_END).
+    expect(inner).to.equal(Math.ceil(data.length / (WRITE_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
+    // Each hop carries the inner frames whole, one (or, in the same tick, several) per frame
+    // of its own: never a frame for an inner header and another for its data.
+    const controlAllowance = 8;
+    await waitFor(() => hop2.stats.framesOut - hop20 >= inner - 1);
+    expect(hop1.stats.framesOut - hop10).to.be.within(inner - 1, inner + controlAllowance);
+    expect(hop2.stats.framesOut - hop20).to.be.within(inner - 1, inner + controlAllowance);
   });
 
   it('falls back to a tunnel when the direct dial fails', async () => {

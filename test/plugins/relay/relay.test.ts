@@ -8,20 +8,14 @@ import { Transform } from 'node:stream';
 import { expect } from 'chai';
 import { channelName } from '../../../core/chat/network-id.js';
 import type { VirtualChannel } from '../../../core/connection/channel.js';
-import type { Connection } from '../../../core/connection/connection.js';
 import { endpointKey } from '../../../core/connection/endpoint.js';
 import { SecureChannel, SC_ERROR } from '../../../core/secure-channel/index.js';
 import { waitFor } from '../../compliance/discovery.js';
 import { loadIdentity, options } from '../../core/secure-channel/helpers.js';
-import { RelayTestNet, acceptChannel, readN, type TestNode } from './testnet.js';
+import { RelayTestNet, acceptChannel, readN, untilRelayed, type TestNode } from './testnet.js';
 
 const alice = loadIdentity('alice');
 const bob = loadIdentity('bob');
-
-/** Until `nat` holds `count` relays and is known to be unreachable. */
-async function relayed(nat: TestNode, count = 1): Promise<void> {
-  await waitFor(() => nat.relay.client?.reachability === 'unreachable' && (nat.relay.client?.relays().length ?? 0) >= count, 'the NATed peer to hold a relay', 10_000);
-}
 
 /** The member finds the network on the DHT, asks each relay end point, and gets the NATed peer through a tunnel. */
 async function reachThroughRelay(member: TestNode, nat: TestNode, relay: TestNode, networkId: Buffer): Promise<void> {
@@ -69,13 +63,7 @@ describe('plugins/relay in process', function () {
   });
 
   it('a NATed peer finds it is unreachable, registers with a relay; a member reaches it through the relay over a SecureChannel', async () => {
-    const relay = await net.node('relay');
-    const member = await net.node('member');
-    const nat = await net.node('nat', { maxRelays: 1 });
-    const networkId = randomBytes(20);
-    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
-    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
-    await relayed(nat);
+    const { relay, member, nat, networkId } = await net.relayedNetwork();
     expect(nat.relay.client!.relays()[0]!.port).to.equal(relay.endpoint.port);
     expect(relay.relay.service.relayedNetworks().map((n) => n.toString('hex'))).to.deep.equal([networkId.toString('hex')]);
 
@@ -105,13 +93,7 @@ describe('plugins/relay in process', function () {
   });
 
   it('dials a relayed peer through the relay, never directly, also after the tunnel closed', async () => {
-    const relay = await net.node('relay');
-    const member = await net.node('member');
-    const nat = await net.node('nat', { maxRelays: 1 });
-    const networkId = randomBytes(20);
-    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
-    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
-    await relayed(nat);
+    const { relay, member, nat, networkId } = await net.relayedNetwork();
     await reachThroughRelay(member, nat, relay, networkId);
     // Runs after the relay's tap and before core's direct TCP dial: counts direct attempts.
     let directAttempts = 0;
@@ -123,15 +105,10 @@ describe('plugins/relay in process', function () {
     expect(first.virtual).to.equal(true);
     first.close();
     await waitFor(() => !member.kernel.connections.connections.some((c) => c.peerId.equals(nat.kernel.connections.peerId)), 'the tunnel to close');
-    // The old tunnel's channel name (the target's EPN) is free once its close handshake is
-    // done on the relay link; until then a new tunnel is refused (ERR_CHANNEL_EXISTS), so retry.
-    let again: Connection | undefined;
-    await waitFor(async () => {
-      again = await member.kernel.connections.connect(nat.endpoint).catch(() => undefined);
-      return again !== undefined;
-    }, 'a new tunnel through the relay');
-    expect(again!.virtual).to.equal(true);
-    expect(again!.peerId.equals(nat.kernel.connections.peerId)).to.equal(true);
+    // At once: the new tunnel's open waits for the old one's name (the target's EPN) to be free.
+    const again = await member.kernel.connections.connect(nat.endpoint);
+    expect(again.virtual).to.equal(true);
+    expect(again.peerId.equals(nat.kernel.connections.peerId)).to.equal(true);
     expect(directAttempts).to.equal(0);
     expect(relay.relay.service.stats.tunnelsRelayed).to.be.greaterThanOrEqual(2);
   });
@@ -141,7 +118,7 @@ describe('plugins/relay in process', function () {
     const nat = await net.node('nat', { maxRelays: 1 });
     const ids = [randomBytes(20), randomBytes(20), randomBytes(20)];
     for (const networkId of ids) await nat.kernel.hooks.announce.promise({ networkId, port: 1 });
-    await relayed(nat);
+    await untilRelayed(nat);
     await waitFor(() => relay.relay.service.stats.networks === 2, 'two networks recorded');
     expect(relay.relay.service.stats.registrationsRefused).to.be.greaterThan(0);
     await nat.kernel.hooks.withdraw.promise(ids[0]!);
@@ -151,16 +128,9 @@ describe('plugins/relay in process', function () {
   });
 
   it('killing the relay moves the NATed peer to another relay, which then carries its traffic', async () => {
-    const first = await net.node('relay');
-    const second = await net.node('relay');
-    const member = await net.node('member');
-    const nat = await net.node('nat', { maxRelays: 1 });
-    const networkId = randomBytes(20);
-    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
-    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
-    await relayed(nat);
+    const { relays, member, nat, networkId } = await net.relayedNetwork([{}, {}]);
     const heldPort = nat.relay.client!.relays()[0]!.port;
-    const [dead, alive] = heldPort === first.endpoint.port ? [first, second] : [second, first];
+    const [dead, alive] = relays[0]!.endpoint.port === heldPort ? [relays[0]!, relays[1]!] : [relays[1]!, relays[0]!];
     await dead.kernel.stop();
     await waitFor(() => nat.relay.client!.relays().some((r) => r.port === alive.endpoint.port), 'the peer to move to the other relay', 10_000);
     expect(nat.relay.client!.stats.relaysLost).to.equal(1);
@@ -173,13 +143,7 @@ describe('plugins/relay in process', function () {
   });
 
   it('the relay sees only ciphertext and cannot alter it: a flipped byte in its splice breaks the secure channel', async () => {
-    const relay = await net.node('relay');
-    const member = await net.node('member');
-    const nat = await net.node('nat', { maxRelays: 1 });
-    const networkId = randomBytes(20);
-    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
-    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
-    await relayed(nat);
+    const { relay, member, nat, networkId } = await net.relayedNetwork();
     // The relay's splice, seen from inside: record every byte, flip one when armed.
     const seenByRelay: Buffer[] = [];
     let armed = false;

@@ -145,11 +145,7 @@ describe('plugins/relay service and client edges', function () {
   });
 
   it('holds the tunnel cap: with maxTunnels 0 no tunnel to a client is spliced', async () => {
-    const relay = await net.node('relay', { maxTunnels: 0 });
-    const member = await net.node('member');
-    const nat = await net.node('nat', { maxRelays: 1 });
-    await nat.kernel.hooks.announce.promise({ networkId: randomBytes(20), port: 1 });
-    await waitFor(() => (nat.relay.client?.relays().length ?? 0) === 1, 'the NATed peer to register');
+    const { relay, member, nat } = await net.relayedNetwork([{ maxTunnels: 0 }]);
     const link = await member.kernel.connections.connect(relay.endpoint);
     let code = '';
     await member.kernel.connections.connectVia(nat.endpoint, link).catch((e: { code: string }) => (code = e.code));

@@ -7,12 +7,14 @@
  * listens, so dial-backs and direct dials really fail (as behind a NAT), and only a
  * tunnel through a relay reaches it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Kernel } from '../../../core/kernel.js';
 import type { VirtualChannel } from '../../../core/connection/channel.js';
 import type { Endpoint, NetworkId } from '../../../core/types.js';
 import type { RelayPlugin } from '../../../plugins/relay/index.js';
 import type { InlinePlugin } from '../../../core/plugin-loader.js';
+import { waitFor } from '../../compliance/discovery.js';
 import { createTestKernel, testConfig } from '../../helpers/kernel.js';
 import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
@@ -42,6 +44,16 @@ export interface TestNode {
   seen: Peered[];
   /** Where others reach it (its connection ID as others record it). */
   endpoint: Endpoint;
+}
+
+/** The cast of most relay tests (see {@link RelayTestNet.relayedNetwork}). */
+export interface RelayedNetwork {
+  /** The first of {@link relays}. */
+  relay: TestNode;
+  relays: TestNode[];
+  member: TestNode;
+  nat: TestNode;
+  networkId: NetworkId;
 }
 
 export class RelayTestNet {
@@ -75,6 +87,23 @@ export class RelayTestNet {
     return node;
   }
 
+  /**
+   * Relay nodes (one per options object), a member and a NATed peer that holds at most
+   * one relay, both in one new network; resolves once the peer knows it is unreachable
+   * and holds a relay.
+   */
+  async relayedNetwork(relays: Array<Record<string, unknown>> = [{}]): Promise<RelayedNetwork> {
+    const relayNodes: TestNode[] = [];
+    for (const options of relays) relayNodes.push(await this.node('relay', options));
+    const member = await this.node('member');
+    const nat = await this.node('nat', { maxRelays: 1 });
+    const networkId = randomBytes(20);
+    await nat.kernel.hooks.announce.promise({ networkId, port: nat.kernel.connections.localPort });
+    await member.kernel.hooks.announce.promise({ networkId, port: member.kernel.connections.localPort });
+    await untilRelayed(nat);
+    return { relay: relayNodes[0]!, relays: relayNodes, member, nat, networkId };
+  }
+
   async stop(): Promise<void> {
     for (const n of this.nodes.splice(0)) await n.kernel.stop().catch(() => undefined);
     const dht = this.dht;
@@ -82,6 +111,11 @@ export class RelayTestNet {
     await dht?.close();
     for (const d of this.dirs.splice(0)) d.cleanup();
   }
+}
+
+/** Until `nat` holds `count` relays and is known to be unreachable. */
+export async function untilRelayed(nat: TestNode, count = 1): Promise<void> {
+  await waitFor(() => nat.relay.client?.reachability === 'unreachable' && (nat.relay.client?.relays().length ?? 0) >= count, 'the NATed peer to hold a relay', 10_000);
 }
 
 /** Resolve the first inbound channel named `name` on `node`, accepting it. */
