@@ -26,7 +26,7 @@ export interface FileShareOptions {
   requestTimeoutMs: number;
   /** Bad blocks before a peer is banned from a download. @default 3 */
   maxStrikes: number;
-  /** fsync of `.part` files: every block, every 32 blocks, or never. @default "batch" */
+  /** fsync of `.part` files: every block, every 8 MiB, or never. @default "batch" */
   fsync: FsyncPolicy;
   /** Download every advertised file without asking. @default false */
   autoDownload: boolean;

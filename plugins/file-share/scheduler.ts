@@ -7,6 +7,9 @@
  * Choice rules, in order:
  * 1. Rarest first: missing blocks are visited by how many *partial* peers
  *    (other downloaders) hold them, ties in a random order fixed per download.
+ *    The order shuffles runs of RUN_BLOCKS contiguous blocks, not single blocks:
+ *    requests to one peer then come in runs the sender reads, and the receiver
+ *    writes, in one file operation each.
  * 2. Partial peers before complete ones: a block some downloader already holds
  *    is fetched from a downloader, so the seeder is not asked twice for it.
  * 3. Stripes: a block only complete peers (seeders) hold is asked of them only
@@ -26,6 +29,10 @@ import { Bitfield } from './bitfield.js';
 
 /** Smallest interval between timeout sweeps. */
 const MIN_SWEEP_MS = 50;
+/** Contiguous blocks the download order keeps together (16 x 64 KiB = 1 MiB). */
+export const RUN_BLOCKS = 16;
+/** A stripe run is at most blockCount / (members x this), so each member owns several runs. */
+const RUNS_PER_MEMBER = 4;
 
 export interface SchedulerOptions {
   /** This node's peer ID (orders the stripes). */
@@ -92,11 +99,13 @@ export class DownloadScheduler {
     };
     this.done = new Bitfield(options.blockCount, options.have.bytes);
     this.#availability = new Uint16Array(options.blockCount);
-    this.#order = [...Array(options.blockCount).keys()];
-    for (let i = this.#order.length - 1; i > 0; i--) {
+    const runs = [...Array(Math.ceil(options.blockCount / RUN_BLOCKS)).keys()];
+    for (let i = runs.length - 1; i > 0; i--) {
       const j = Math.floor(this.#o.random() * (i + 1));
-      [this.#order[i], this.#order[j]] = [this.#order[j]!, this.#order[i]!];
+      [runs[i], runs[j]] = [runs[j]!, runs[i]!];
     }
+    this.#order = [];
+    for (const r of runs) for (let b = r * RUN_BLOCKS; b < Math.min(options.blockCount, (r + 1) * RUN_BLOCKS); b++) this.#order.push(b);
     const every = Math.max(MIN_SWEEP_MS, Math.floor(this.#o.requestTimeoutMs / 4));
     this.#sweep = setInterval(() => this.#checkTimeouts(Date.now()), every);
     this.#sweep.unref();
@@ -214,6 +223,7 @@ export class DownloadScheduler {
     if (this.#availabilityDirty) this.#recount();
     const members = [this.#o.selfId, ...usable.filter(([, p]) => !p.bits.complete).map(([id]) => id)].sort();
     const myRank = members.indexOf(this.#o.selfId);
+    const run = Math.max(1, Math.min(RUN_BLOCKS, Math.floor(this.done.size / (members.length * RUNS_PER_MEMBER))));
     const buckets: number[][] = [];
     for (const b of this.#order) {
       if (this.done.has(b) || this.#inFlight.has(b)) continue;
@@ -232,7 +242,7 @@ export class DownloadScheduler {
           partialHolder = true;
           if (p.inFlight.size < pipeline && (!best || p.inFlight.size < best[1].inFlight.size)) best = entry;
         }
-        if (!best && !partialHolder && b % members.length === myRank) best = this.#leastLoadedSeeder(usable, b);
+        if (!best && !partialHolder && Math.floor(b / run) % members.length === myRank) best = this.#leastLoadedSeeder(usable, b);
         if (best) {
           this.#issue(best[0], best[1], b);
           issued++;

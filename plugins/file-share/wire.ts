@@ -158,20 +158,28 @@ function badFrame(message: string): FileShareError {
   return new FileShareError(FILE_SHARE_ERRORS.BAD_FRAME, message);
 }
 
-/** Header of a BLOCK frame; write it, then the data (two writes, no copy of the block). */
-export function encodeBlockHeader(fileId: Buffer, block: number, length: number): Buffer {
+/**
+ * A BLOCK frame with its header filled in and room for `length` data bytes at
+ * FRAME_HEADER_BYTES: the sender reads the block straight into it, so the block
+ * is never copied to be framed.
+ */
+export function allocBlockFrame(fileId: Buffer, block: number, length: number): Buffer {
   if (fileId.length !== HASH_LENGTH) throw badFrame('file ID must be 32 bytes');
   if (length < 1 || length > MAX_BLOCK_SIZE) throw badFrame(`block length ${length} out of range`);
-  const head = Buffer.alloc(FRAME_HEADER_BYTES);
-  head.writeUInt8(FRAME_KINDS.BLOCK, 0);
-  fileId.copy(head, 1);
-  head.writeUInt32LE(block, 33);
-  head.writeUInt32LE(length, 37);
-  return head;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  frame.writeUInt8(FRAME_KINDS.BLOCK, 0);
+  fileId.copy(frame, 1);
+  frame.writeUInt32LE(block, 33);
+  frame.writeUInt32LE(length, 37);
+  return frame;
 }
 
 export function encodeBlockFrame(frame: BlockFrame): Buffer {
-  if (frame.kind === FRAME_KINDS.BLOCK) return Buffer.concat([encodeBlockHeader(frame.fileId, frame.block, frame.data.length), frame.data]);
+  if (frame.kind === FRAME_KINDS.BLOCK) {
+    const out = allocBlockFrame(frame.fileId, frame.block, frame.data.length);
+    frame.data.copy(out, FRAME_HEADER_BYTES);
+    return out;
+  }
   if (frame.fileId.length !== HASH_LENGTH) throw badFrame('file ID must be 32 bytes');
   const out = Buffer.alloc(FRAME_HEADER_BYTES + 1);
   out.writeUInt8(FRAME_KINDS.REJECT, 0);
