@@ -18,7 +18,7 @@ import { reserveDownloadPath } from './sanitize.js';
 import { DownloadScheduler } from './scheduler.js';
 import { BlockWriter, type FileShareStore, type FileState, type FsyncPolicy, type OpenBlockFile } from './store.js';
 import {
-  BlockStreamDecoder, FRAME_HEADER_BYTES, FRAME_KINDS, MESSAGE_TYPES, REJECT_REASONS, allocBlockFrame, decodeMessage, encodeBlockFrame,
+  BlockStreamDecoder, FRAME_HEADER_BYTES, type BlockFrameHeader, FRAME_KINDS, MESSAGE_TYPES, REJECT_REASONS, allocBlockFrame, decodeMessage, encodeBlockFrame,
   encodeMessage, type BlockFrame, type FileShareMessage,
 } from './wire.js';
 
@@ -36,6 +36,14 @@ const WRITE_PIECE = 60 * 1024;
 const READ_AHEAD_BYTES = 1024 * 1024;
 /** Cap on those reads, by count (scattered small blocks). */
 const MAX_READ_AHEAD = 8;
+/**
+ * How long a cancelled request may still be answered: the peer may have sent the
+ * block before our CANCEL arrived. A BLOCK frame for a block that was never asked
+ * of that peer, or whose grace ran out, breaks the link.
+ */
+const CANCEL_GRACE_FACTOR = 2;
+/** Asked-for entries per peer above which expired ones are swept. */
+const ASKED_SWEEP_AT = 512;
 /** Window over which the download rate is measured. */
 const RATE_WINDOW_MS = 1_000;
 
@@ -170,6 +178,8 @@ interface UploadJob {
 interface PeerEntry {
   link: PeerLink;
   decoder: BlockStreamDecoder;
+  /** Blocks asked of this peer and not answered (`fileId:block` -> 0, or when a cancelled one stops being welcome). */
+  asked: Map<string, number>;
   queue: UploadJob[];
   uploading: boolean;
   closed: boolean;
@@ -247,8 +257,9 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     this.removePeer(link.peerId);
     const onData = (chunk: Buffer): void => this.#onBlockData(peer, chunk);
     const onEnd = (): void => this.removePeer(link.peerId);
+    const asked = new Map<string, number>();
     const peer: PeerEntry = {
-      link, decoder: new BlockStreamDecoder(), queue: [], uploading: false, closed: false, uploadedBytes: 0, receivedBytes: 0,
+      link, decoder: new BlockStreamDecoder(undefined, (h) => this.#checkFrame(asked, h)), asked, queue: [], uploading: false, closed: false, uploadedBytes: 0, receivedBytes: 0,
       detach: () => {
         link.blocks.off('data', onData);
         link.blocks.off('close', onEnd);
@@ -410,8 +421,8 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       ...(this.#o.pipeline ? { pipeline: this.#o.pipeline } : {}),
       ...(this.#o.requestTimeoutMs ? { requestTimeoutMs: this.#o.requestTimeoutMs } : {}),
       ...(this.#o.maxStrikes ? { maxStrikes: this.#o.maxStrikes } : {}),
-      request: (peerId, block) => this.#sendTo(peerId, { type: MESSAGE_TYPES.REQUEST, fileId: entry.id, block }),
-      cancel: (peerId, block) => this.#sendTo(peerId, { type: MESSAGE_TYPES.CANCEL, fileId: entry.id, block }),
+      request: (peerId, block) => this.#request(entry, peerId, block),
+      cancel: (peerId, block) => this.#cancelRequest(entry, peerId, block),
       onBan: (peerId) => {
         this.stats.peersBanned++;
         this.emit('peerBanned', { fileId: entry.key, peerId });
@@ -495,11 +506,6 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
 
   #send(peer: PeerEntry, msg: FileShareMessage, chats?: ReadonlySet<string>): void {
     if (!peer.closed) peer.link.sendMessage(encodeMessage(msg), chats?.size ? chats : undefined);
-  }
-
-  #sendTo(peerId: string, msg: FileShareMessage): void {
-    const peer = this.#peers.get(peerId);
-    if (peer) this.#send(peer, msg);
   }
 
   /** Sends to every linked peer in the file's chats. */
@@ -627,6 +633,40 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     const { bytesRead } = await handle.readv(views, first * entry.meta.blockSize);
     if (bytesRead !== want) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'shared file shrank');
     return frames;
+  }
+
+  #request(entry: FileEntry, peerId: string, block: number): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    peer.asked.set(askedKey(entry.key, block), 0);
+    this.#send(peer, { type: MESSAGE_TYPES.REQUEST, fileId: entry.id, block });
+  }
+
+  #cancelRequest(entry: FileEntry, peerId: string, block: number): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    const key = askedKey(entry.key, block);
+    const now = Date.now();
+    if (peer.asked.has(key)) peer.asked.set(key, now + CANCEL_GRACE_FACTOR * (this.#o.requestTimeoutMs ?? 30_000));
+    if (peer.asked.size > ASKED_SWEEP_AT) for (const [k, until] of peer.asked) if (until !== 0 && until < now) peer.asked.delete(k);
+    this.#send(peer, { type: MESSAGE_TYPES.CANCEL, fileId: entry.id, block });
+  }
+
+  /** Before a frame's data is buffered: a BLOCK must answer a request to this peer and have the advertised length. */
+  #checkFrame(asked: Map<string, number>, h: BlockFrameHeader): string | undefined {
+    const key = askedKey(h.fileId.toString('hex'), h.block);
+    const until = asked.get(key);
+    if (until === undefined || (until !== 0 && until < Date.now())) {
+      // A late REJECT is harmless (one byte); a BLOCK nobody asked for is not.
+      return h.kind === FRAME_KINDS.BLOCK ? `block ${h.block} was not asked for` : undefined;
+    }
+    asked.delete(key);
+    if (h.kind !== FRAME_KINDS.BLOCK) return undefined;
+    const entry = this.#files.get(h.fileId.toString('hex'));
+    if (entry && h.block < entry.have.size && h.length !== blockLength(entry.meta, h.block)) {
+      return `block ${h.block} has ${h.length} bytes, not ${blockLength(entry.meta, h.block)}`;
+    }
+    return undefined;
   }
 
   #onBlockData(peer: PeerEntry, chunk: Buffer): void {
@@ -787,6 +827,10 @@ function waitDrain(stream: Duplex): Promise<void> {
     stream.on('close', done);
     stream.on('error', done);
   });
+}
+
+function askedKey(fileKey: string, block: number): string {
+  return `${fileKey}:${block}`;
 }
 
 /** True when the link's peer is in one of the file's chats, or either side is unscoped. */

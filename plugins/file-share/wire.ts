@@ -190,19 +190,36 @@ export function encodeBlockFrame(frame: BlockFrame): Buffer {
   return out;
 }
 
+/** A frame header, as the decoder's `check` sees it before the frame's data is read. */
+export interface BlockFrameHeader {
+  kind: number;
+  fileId: Buffer;
+  block: number;
+  length: number;
+}
+
+/**
+ * Judges a well-formed header before its data is buffered: returns why the frame is
+ * refused (the stream is then broken: ERR_FILE_SHARE_BAD_FRAME), or undefined.
+ */
+export type BlockFrameCheck = (header: BlockFrameHeader) => string | undefined;
+
 /**
  * Incremental decoder of one block stream. `push` takes any chunking of the
- * bytes and returns the frames completed so far; a bad header throws
- * ERR_FILE_SHARE_BAD_FRAME before any allocation of the announced length.
+ * bytes and returns the frames completed so far; a bad header, or one `check`
+ * refuses (a block nobody asked for), throws ERR_FILE_SHARE_BAD_FRAME before any
+ * of the announced length is buffered.
  */
 export class BlockStreamDecoder {
   readonly #maxBlockSize: number;
+  readonly #check: BlockFrameCheck | undefined;
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #header: { kind: number; fileId: Buffer; block: number; length: number } | null = null;
+  #header: BlockFrameHeader | null = null;
 
-  constructor(maxBlockSize: number = MAX_BLOCK_SIZE) {
+  constructor(maxBlockSize: number = MAX_BLOCK_SIZE, check?: BlockFrameCheck) {
     this.#maxBlockSize = Math.min(maxBlockSize, MAX_BLOCK_SIZE);
+    this.#check = check;
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -229,7 +246,10 @@ export class BlockStreamDecoder {
           throw badFrame(`unknown frame kind ${kind}`);
         }
         if (block >= MAX_BLOCKS) throw badFrame(`block ${block} out of range`);
-        this.#header = { kind, fileId: Buffer.from(head.subarray(1, 33)), block, length };
+        const header = { kind, fileId: Buffer.from(head.subarray(1, 33)), block, length };
+        const refusal = this.#check?.(header);
+        if (refusal !== undefined) throw badFrame(refusal);
+        this.#header = header;
       }
       const h = this.#header;
       if (this.#buffered < h.length) break;

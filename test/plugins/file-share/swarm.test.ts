@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { MIN_BLOCK_SIZE } from '../../../plugins/file-share/constants.js';
+import { encodeBlockFrame } from '../../../plugins/file-share/wire.js';
 import { linkEngines, linkMesh, type TcpLinkPair } from './helpers/tcp-links.js';
 import { completed, startNode, type TestNode } from './helpers/nodes.js';
 
@@ -117,6 +119,26 @@ describe('file-share swarm over loopback TCP', function () {
     expect(leecher.engine.stats.badBlocks).to.be.at.least(3);
     expect(banned).to.deep.equal(['m']);
     expect(leecher.engine.stats.blocksVerified).to.equal(32);
+  });
+
+  it('drops a link that sends a block it was not asked for, from the frame header alone', async () => {
+    const { path } = source(8);
+    const seeder = await node('s');
+    const leecher = await node('l');
+    const pair = await linkEngines(seeder.engine, leecher.engine);
+    links.push(pair);
+    const info = await seeder.engine.share(path);
+    await new Promise<void>((resolve) => (leecher.engine.get(info.fileId) ? resolve() : leecher.engine.once('advertised', () => resolve())));
+    // The seeder's end of the block socket sends a header announcing a 64 MiB block the
+    // leecher never requested, and nothing else: only an early refusal can end the link.
+    const header = encodeBlockFrame({ kind: 1, fileId: Buffer.from(info.fileId, 'hex'), block: 0, data: Buffer.alloc(1) }).subarray(0, 41);
+    header.writeUInt32LE(64 * 1024 * 1024, 37);
+    const blockSocket = pair.sockets[2]!;
+    const closed = once(blockSocket, 'close');
+    blockSocket.write(header);
+    await closed;
+    expect(leecher.engine.stats.badFrames).to.equal(1);
+    expect(leecher.engine.stats.downloadedBytes).to.equal(0);
   });
 
   it('a restart in the middle resumes without refetching stored blocks', async () => {
