@@ -51,6 +51,8 @@ const RATE_WINDOW_MS = 1_000;
 export interface PeerLink {
   /** Unique per link on this node; also orders stripes, so it must be the same ID the peer's engine is told as its `selfId`. */
   readonly peerId: string;
+  /** Who the peer is, for people (an e-mail; several nodes may share one). @default peerId */
+  readonly identity?: string;
   /**
    * Sends one file-share chat message (type byte ‖ payload) to the peer, in order.
    * `chats`: the chats the message is about (advertisements): a link merged over several
@@ -133,6 +135,7 @@ export interface FileShareEngineStats {
 }
 
 export interface FileShareEvents {
+  /** A new file was offered; the string is who offered it (the link's identity). */
   advertised: [FileInfo, string];
   advertisementRefused: [{ peerId: string; error: FileShareError }];
   progress: [FileProgress];
@@ -290,6 +293,11 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.scheduler?.removePeer(peerId);
     }
     if (closeLink) peer.link.close();
+  }
+
+  /** IDs of the peers linked now. */
+  get peers(): string[] {
+    return [...this.#peers.keys()];
   }
 
   /** Bytes this node sent to a peer on its block stream. */
@@ -543,7 +551,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       else for (const c of peer.link.chats ?? []) entry.chats.add(c);
       this.#persist(entry);
       for (const chat of entry.chats) this.#o.store.addChat(entry.id, chat);
-      this.emit('advertised', this.#info(entry), peer.link.peerId);
+      this.emit('advertised', this.#info(entry), peer.link.identity ?? peer.link.peerId);
       if (this.#o.autoDownload) this.download(key).catch((err: unknown) => this.#fail(entry!, err, true));
       return;
     }

@@ -7,13 +7,12 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
-import type { MessageEvent } from '../../core/types.js';
 import { ChatLinks, type ChatSessionSource } from './chat-links.js';
 import { addFileShareCommands } from './cli.js';
 import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
 import { FileShareService } from './service.js';
 import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
-import { MESSAGE_TYPES, registerMessageTypes } from './wire.js';
+import { registerMessageTypes } from './wire.js';
 
 export interface FileShareOptions {
   /** Where downloads go; `~/` is the home folder, a relative path is under the data folder. @default "downloads" */
@@ -30,7 +29,7 @@ export interface FileShareOptions {
   fsync: FsyncPolicy;
   /** Download every advertised file without asking. @default false */
   autoDownload: boolean;
-  /** ID this node is known by to its peers (stripes order on it); the chat layer sets it. @default random per run */
+  /** ID this node is known by to its peers (stripes order on it); the chat wiring sets the node ID. @default random per run */
   selfId?: string;
 }
 
@@ -39,8 +38,6 @@ declare module '../../core/plugin.js' {
     fileShare: FileShareService;
   }
 }
-
-const FILE_SHARE_TYPES = new Set<number>(Object.values(MESSAGE_TYPES));
 
 export const FILE_SHARE_OPTIONS_SCHEMA = {
   type: 'object',
@@ -91,6 +88,8 @@ export default definePlugin<FileShareOptions>({
     });
     api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
     api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addFileShareCommands(cli));
+    // File-share messages are read from the sessions themselves (ChatLinks), which know
+    // the sending node; hooks.message names only its identity.
     // The chat facade appears after hooks.start (once the profile is unlocked) and is
     // replaced on lock/unlock: bind to it whenever a chat goes online or a connection
     // opens, both of which come before any member session.
@@ -102,9 +101,9 @@ export default definePlugin<FileShareOptions>({
       links?.stop();
       links = null;
       if (!chat || typeof chat.onSession !== 'function') return;
-      links = new ChatLinks(service, chat);
+      links = new ChatLinks(service, chat, api.resolve('connections').peerId.toString('hex'));
       links.start();
-      // An explicit selfId wins over the identity (it must then match what peers see in `from`).
+      // An explicit selfId wins over the node ID (it must then be what peers key this node's link by).
       if (options.selfId !== undefined) service.selfId = options.selfId;
     };
     api.hooks.announce.tapPromise(PLUGIN_NAME, async () => bindChat());
@@ -117,11 +116,6 @@ export default definePlugin<FileShareOptions>({
       links?.stop();
       links = null;
       await service.stop();
-    });
-    api.hooks.message.tapPromise(PLUGIN_NAME, async (event: MessageEvent) => {
-      // The chat layer hands the payload after the type byte; the codecs want the whole message.
-      if (!FILE_SHARE_TYPES.has(event.type) || !Buffer.isBuffer(event.body)) return;
-      service.handleMessage(event.from, Buffer.concat([Buffer.from([event.type]), event.body]), event.networkId.toString('hex'));
     });
   },
 });
