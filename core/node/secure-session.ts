@@ -11,7 +11,7 @@ import { parseCertificate } from '../identity/certificate.js';
 import type { SecureChannel } from '../secure-channel/index.js';
 import type { Endpoint, PeerId } from '../types.js';
 import { ERR_NODE_BAD_FRAME, ERR_NODE_NO_IDENTITY, ERR_NODE_SLOW_PEER, NodeError } from './errors.js';
-import { encodeSessionFrame, MAX_FRAME_DATA, MESSAGE_PORT, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
+import { encodeSessionFrame, MAX_FRAME_DATA, MESSAGE_PORT, SESSION_FRAME_HEADER, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
 
 /** Who the peer is, read from the leaf of its verified chain. */
 export interface PeerCertificate {
@@ -38,6 +38,14 @@ export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 /** Bytes a stream port buffers for a reader that is behind before the session stops reading (see `openStream`). */
 export const STREAM_READ_BUFFER = 1024 * 1024;
+
+/** The session frame header (spec §4.2) of `length` stream bytes on `port`. */
+function streamFrameHeader(port: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(SESSION_FRAME_HEADER);
+  header.writeUInt16LE(port, 0);
+  header.writeUInt16LE(length, 2);
+  return header;
+}
 
 export class SecureChatSession extends EventEmitter implements ChatSession {
   readonly peerIdentity: string;
@@ -115,10 +123,16 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
           callback(new NodeError(ERR_NODE_BAD_FRAME, 'the session is closed'));
           return;
         }
+        // Header and data go to the channel as separate pieces (it seals them together):
+        // the data is not copied to be framed. Corked, they reach it in one batch.
         let ok = true;
+        channel.cork();
         for (let off = 0; off < chunk.length; off += MAX_FRAME_DATA) {
-          ok = channel.write(encodeSessionFrame(port, chunk.subarray(off, off + MAX_FRAME_DATA)));
+          const piece = chunk.subarray(off, off + MAX_FRAME_DATA);
+          channel.write(streamFrameHeader(port, piece.length));
+          ok = channel.write(piece);
         }
+        channel.uncork();
         if (ok) {
           callback();
           return;
