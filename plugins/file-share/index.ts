@@ -122,6 +122,7 @@ export default definePlugin<FileShareOptions>({
 
 export { FileShareService } from './service.js';
 export { ChatLinks, BLOCK_STREAM_PORT, type ChatSessionSource } from './chat-links.js';
-export { shareIntoChat, listFiles, runFiles, runShare, fileLine } from './cli.js';
+export { shareIntoChat, listFiles, runFiles, runShare, runDownload, runFileAction, fileLine, findFile, downloadFile, fileAction, type FileAction } from './cli.js';
+export { ProgressBar, formatProgress, formatBytes, formatDuration, type ProgressOutput } from './progress.js';
 export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
 export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fileSharePlugin, { listFiles, shareIntoChat, type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
+import fileSharePlugin, { downloadFile, listFiles, shareIntoChat, type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, waitFor, type TestPeer } from '../../helpers/testnet.js';
 
@@ -63,7 +63,11 @@ describe('file-share over chat networks (real kernels)', function () {
       expect(info.size).to.equal(FILE_SIZE);
       expect(fileShare(p).chatsOf(shared.fileId)).to.deep.equal([networkId]);
     }
-    await Promise.all(others.map((p) => fileShare(p).download(shared.fileId)));
+    // What `bitchat files download <prefix>` does on the running node.
+    const progress = others.map(() => [] as number[]);
+    const finished = await Promise.all(others.map((p, k) => downloadFile(fileShare(p), shared.fileId.slice(0, 12), (e) => progress[k]!.push(e.bytes))));
+    expect(finished.map((f) => f.state)).to.deep.equal(['done', 'done']);
+    for (const bytes of progress) expect(bytes.at(-1)).to.equal(FILE_SIZE);
     await waitFor(() => others.every((_, k) => completed[k + 1]!.some((f) => f.fileId === shared.fileId)), 'downloads complete', 30_000);
 
     for (const p of others) {
