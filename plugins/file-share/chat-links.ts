@@ -103,9 +103,9 @@ export class ChatLinks {
     const peerId = s.session.peerId.toString('hex');
     let peer = this.#peers.get(peerId);
     if (!peer) this.#peers.set(peerId, (peer = { identity: s.peer, sessions: new Set(), chats: new Set(), carrier: null, stream: null }));
-    peer.sessions.add(s);
-    peer.chats.add(s.networkId.toString('hex'));
     const chat = s.networkId.toString('hex');
+    peer.sessions.add(s);
+    peer.chats.add(chat);
     const onMessage = (message: Buffer): void => {
       if (isFileShareMessage(message)) this.#service.handleMessage(peerId, message, chat);
     };

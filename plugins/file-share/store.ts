@@ -164,6 +164,8 @@ interface QueuedWrite {
   data: Buffer;
   resolve(): void;
   reject(err: unknown): void;
+  /** Later copies of the same block, settled with this one. */
+  also?: QueuedWrite[];
 }
 
 /** Writes `buffers` back to back from `position`, resuming after short writes. */
@@ -279,15 +281,15 @@ export class BlockWriter {
     let bytes = 0;
     for (const q of queued) {
       const last = run[run.length - 1];
+      if (last?.index === q.index) {
+        // The same block twice in one turn: it settles with the first copy's write.
+        (last.also ??= []).push(q);
+        continue;
+      }
       if (last && (q.index !== last.index + 1 || bytes + q.data.length > MAX_WRITE_BYTES)) {
         void this.#writeRun(run);
         run = [];
         bytes = 0;
-      }
-      if (last?.index === q.index) {
-        // The same block twice in one turn: the first copy covers it.
-        q.resolve();
-        continue;
       }
       run.push(q);
       bytes += q.data.length;
@@ -314,10 +316,10 @@ export class BlockWriter {
         await this.flush();
       }
     } catch (err) {
-      for (const q of run) q.reject(err);
+      for (const q of run) for (const w of [q, ...(q.also ?? [])]) w.reject(err);
       return;
     }
-    for (const q of run) q.resolve();
+    for (const q of run) for (const w of [q, ...(q.also ?? [])]) w.resolve();
   }
 
   /** Makes written blocks durable (per policy) and records them; serialised. */
