@@ -44,8 +44,12 @@ describe('bitchat share / files [download|pause|resume|cancel] (file-share plugi
     writeFileSync(file, randomBytes(100_000));
 
     const shared: string[] = [];
-    await runShare({ config, file, chat: 'photo club' }, io(shared));
+    const hashing: string[] = [];
+    await runShare({ config, file, chat: 'photo club' }, { ...io(shared), progress: { isTTY: true, columns: 120, write: (t: string) => hashing.push(t) } });
     expect(shared[0]).to.match(/^shared holiday\.jpg \(0\.1 MiB, 2 blocks\) into "photo club"$/);
+    // The hashing progress: one redrawn terminal line, ended once done.
+    expect(hashing[0]).to.match(/^\rhashing holiday\.jpg \[#+\] 100% {2}97\.7 KiB\/97\.7 KiB .* {2}done\x1b\[K$/);
+    expect(hashing.at(-1)).to.equal('\n');
     expect(shared[1]).to.match(/^file id [0-9a-f]{64}$/);
 
     const listed: string[] = [];
