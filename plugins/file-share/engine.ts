@@ -77,7 +77,7 @@ export interface FileShareEngineOptions {
   downloadDir: string;
   /** Largest file accepted from an advertisement. */
   maxFileSize?: number;
-  /** Requests in flight per peer. @default 16 */
+  /** Requests in flight per peer. @default 32 */
   pipeline?: number;
   /** @default 30000 */
   requestTimeoutMs?: number;

@@ -19,7 +19,7 @@ export interface FileShareOptions {
   downloadDir: string;
   /** Largest file accepted from an advertisement, bytes. @default 4294967296 (4 GiB) */
   maxFileSize: number;
-  /** Block requests in flight per peer (16 x 64 KiB = 1 MiB keeps loopback busy). @default 16 */
+  /** Block requests in flight per peer (32 x 64 KiB = 2 MiB keeps loopback busy). @default 32 */
   pipeline: number;
   /** A request unanswered this long is re-queued. @default 30000 */
   requestTimeoutMs: number;
@@ -45,7 +45,7 @@ export const FILE_SHARE_OPTIONS_SCHEMA = {
   properties: {
     downloadDir: { type: 'string', minLength: 1, default: 'downloads', description: 'Where downloads go.' },
     maxFileSize: { type: 'integer', minimum: 0, maximum: MAX_FILE_SIZE, default: 4 * 1024 ** 3, description: 'Largest file accepted, bytes.' },
-    pipeline: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'Requests in flight per peer.' },
+    pipeline: { type: 'integer', minimum: 1, maximum: 64, default: 32, description: 'Requests in flight per peer.' },
     requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000, description: 'Request timeout.' },
     maxStrikes: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'Bad blocks before a ban.' },
     fsync: { enum: ['always', 'batch', 'never'], default: 'batch', description: 'fsync policy of .part files.' },

@@ -55,7 +55,7 @@ export interface SchedulerOptions {
   blockCount: number;
   /** Blocks already stored. */
   have: Bitfield;
-  /** Requests in flight per peer. @default 16 */
+  /** Requests in flight per peer. @default 32 */
   pipeline?: number;
   /** @default 30000 */
   requestTimeoutMs?: number;
@@ -112,7 +112,7 @@ export class DownloadScheduler {
 
   constructor(options: SchedulerOptions) {
     this.#o = {
-      pipeline: 16, requestTimeoutMs: 30_000, maxStrikes: 3, random: Math.random, ...options,
+      pipeline: 32, requestTimeoutMs: 30_000, maxStrikes: 3, random: Math.random, ...options,
     };
     this.done = new Bitfield(options.blockCount, options.have.bytes);
     this.#availability = new Uint16Array(options.blockCount);
