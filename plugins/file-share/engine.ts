@@ -414,10 +414,16 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.partPath = reserved.partPath;
       bitmap = Buffer.alloc(0);
     }
-    entry.writer = await BlockWriter.open(this.#o.store, entry.id, entry.meta, entry.partPath, bitmap, {
+    const writer = await BlockWriter.open(this.#o.store, entry.id, entry.meta, entry.partPath, bitmap, {
       ...(this.#o.fsync ? { fsync: this.#o.fsync } : {}),
       ...(this.#o.openBlockFile ? { open: this.#o.openBlockFile } : {}),
     });
+    // The engine may have closed (node stopping) while the file was opened: it must not stay open.
+    if (this.#closed) {
+      await writer.close().catch(() => undefined);
+      return;
+    }
+    entry.writer = writer;
     entry.have = entry.writer.written;
     entry.state = 'active';
     entry.error = null;

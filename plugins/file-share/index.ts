@@ -8,7 +8,8 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { ChatLinks, type ChatSessionSource } from './chat-links.js';
-import { addFileShareCommands } from './cli.js';
+import { addFileShareCommands, type ChatDirectory } from './cli.js';
+import { addFileShareMethods } from './control-methods.js';
 import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
 import { FileShareService } from './service.js';
 import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
@@ -88,6 +89,7 @@ export default definePlugin<FileShareOptions>({
     });
     api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
     api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addFileShareCommands(cli));
+    api.hooks.controlMethods.tap(PLUGIN_NAME, (registry) => addFileShareMethods(registry, service, () => api.tryResolve<ChatDirectory>('chat')));
     // File-share messages are read from the sessions themselves (ChatLinks), which know
     // the sending node; hooks.message names only its identity.
     // The chat facade appears after hooks.start (once the profile is unlocked) and is
@@ -122,7 +124,8 @@ export default definePlugin<FileShareOptions>({
 
 export { FileShareService } from './service.js';
 export { ChatLinks, BLOCK_STREAM_PORT, type ChatSessionSource } from './chat-links.js';
-export { shareIntoChat, listFiles, runFiles, runShare, runDownload, runFileAction, fileLine, findFile, downloadFile, fileAction, type FileAction } from './cli.js';
+export { shareInto, shareIntoChat, listFiles, runFiles, runShare, runDownload, runFileAction, fileLine, findFile, findIn, downloadFile, fileAction, type FileAction, type ChatDirectory } from './cli.js';
+export { addFileShareMethods } from './control-methods.js';
 export { ProgressBar, formatProgress, formatBytes, formatDuration, type ProgressOutput } from './progress.js';
 export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
 export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';
