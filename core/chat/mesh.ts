@@ -62,13 +62,30 @@ const HISTORY_MESSAGES_HEADER = 1 + 4 + 1 + 2;
  * Joins and leaves that come in a burst (a new member meeting everybody) produce one
  * peer list, not one per session: the trigger update waits this long. A list is O(n)
  * and goes to n sessions, so without it forming a mesh of n costs O(n^3) bytes.
+ * A new session gets our list after this delay (it needs it to find the others).
  */
 export const PEER_EXCHANGE_COALESCE_MS = 25;
+/**
+ * The trigger update to the sessions we already had waits longer in a big mesh
+ * (this much per session, at most PEER_EXCHANGE_MAX_COALESCE_MS): while a mesh of n
+ * forms, every member sees n joins, and a list per join to n sessions made peer lists
+ * about a third of all CPU time at n = 50 (measured). A newcomer is not slowed: it
+ * gets our list at once and dials the members; the others learn of it within the window.
+ */
+export const PEER_EXCHANGE_COALESCE_PER_SESSION_MS = 10;
+export const PEER_EXCHANGE_MAX_COALESCE_MS = 1_000;
 /**
  * Peer lists arriving in a burst (one per session after a join) are evaluated once:
  * evaluation is O(sessions x peers), so doing it per list made forming a mesh of n O(n^4).
  */
 export const EVALUATE_COALESCE_MS = 10;
+/**
+ * Two members that learn of each other from the same peer list would dial each other
+ * at once: two handshakes, a channel collision, one session torn down. Only the one
+ * with the lower identity dials at once; the other dials after this grace (+-20 %) if
+ * no session came, so a member the first cannot reach is still connected.
+ */
+export const PEX_DIAL_GRACE_MS = 3_000;
 
 export type MeshStatus = 'none' | 'partial' | 'full';
 
@@ -109,8 +126,24 @@ interface Redial {
   timer?: unknown;
 }
 
+/** What the peer lists we hold say about one identity, summed over the sessions that sent them. */
+interface Listed {
+  /** Lists (one per session) naming it. */
+  lists: number;
+  /** End point key → the end point and how many lists give it. */
+  endpoints: Map<string, { endpoint: Endpoint; lists: number }>;
+}
+
 function endpointKey(ep: Endpoint): string {
   return `${ep.host}|${ep.port}`;
+}
+
+function samePeer(a: PeerInfo, b: PeerInfo): boolean {
+  if (a.identity !== b.identity || a.endpoints.length !== b.endpoints.length) return false;
+  for (let i = 0; i < a.endpoints.length; i++) {
+    if (a.endpoints[i]!.host !== b.endpoints[i]!.host || a.endpoints[i]!.port !== b.endpoints[i]!.port) return false;
+  }
+  return true;
 }
 
 function historyRecordSize(r: HistoryRecord): number {
@@ -149,9 +182,11 @@ export class ChatMesh extends EventEmitter {
     ignored: 0,
     protocolErrors: 0,
     peerExchangesSent: 0,
+    peerExchangesReceived: 0,
     resent: 0,
     syncedIn: 0,
     dials: 0,
+    deferredDials: 0,
   };
   private readonly opts: ChatMeshOptions;
   private readonly scheduler: Scheduler;
@@ -161,12 +196,23 @@ export class ChatMesh extends EventEmitter {
   private readonly views = new Map<ChatSession, PeerView>();
   private readonly pending = new Map<number, PendingRequest>();
   private readonly redials = new Map<string, Redial>();
+  /**
+   * The union of the complete peer lists of all sessions, kept up to date as lists
+   * arrive and sessions close, so evaluating the mesh is O(members), not
+   * O(sessions x members) per session change (which made forming a mesh O(n^3) per node).
+   */
+  private readonly listed = new Map<string, Listed>();
+  /** End point key → sessions whose peer listens there. */
+  private readonly connectedEndpoints = new Map<string, number>();
   private peerExchangeSeq = 0;
   private requestSeq = 0;
   private lastTyping = -Infinity;
   private currentStatus: MeshStatus = 'none';
   private keepAlive: unknown;
   private peerExchangeTimer: unknown;
+  /** New sessions that have not had our peer list yet, and the timer that sends it to them. */
+  private readonly introductions = new Set<ChatSession>();
+  private introductionTimer: unknown;
   private evaluateTimer: unknown;
   private stopped = false;
 
@@ -231,10 +277,15 @@ export class ChatMesh extends EventEmitter {
     session.on('message', l.message);
     session.on('close', l.close);
     this.stats.sessionsOpened++;
-    if (session.remote) this.clearRedial(session.remote);
+    if (session.remote) {
+      const key = endpointKey(session.remote);
+      this.connectedEndpoints.set(key, (this.connectedEndpoints.get(key) ?? 0) + 1);
+      this.clearRedial(session.remote);
+    }
     this.opts.store.addMember(this.chat.chatId, identity);
     if (firstOfPeer) this.emit('member-online', identity);
 
+    this.introduce(session);
     this.schedulePeerExchange();
     this.resendUndelivered(session);
     this.sendImages(session);
@@ -291,6 +342,8 @@ export class ChatMesh extends EventEmitter {
     this.stopped = true;
     this.scheduler.clearInterval(this.keepAlive);
     if (this.peerExchangeTimer !== undefined) this.scheduler.clearTimeout(this.peerExchangeTimer);
+    if (this.introductionTimer !== undefined) this.scheduler.clearTimeout(this.introductionTimer);
+    this.introductions.clear();
     if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
     for (const r of this.redials.values()) if (r.timer !== undefined) this.scheduler.clearTimeout(r.timer);
     this.redials.clear();
@@ -303,6 +356,8 @@ export class ChatMesh extends EventEmitter {
     this.sessionListeners.clear();
     this.sessions.clear();
     this.views.clear();
+    this.listed.clear();
+    this.connectedEndpoints.clear();
     this.setStatus('none');
   }
 
@@ -393,7 +448,15 @@ export class ChatMesh extends EventEmitter {
     session.off('message', l.message);
     session.off('close', l.close);
     this.sessionListeners.delete(session);
+    const view = this.views.get(session);
+    if (view) this.unlist(view.peers);
     this.views.delete(session);
+    if (session.remote) {
+      const key = endpointKey(session.remote);
+      const n = (this.connectedEndpoints.get(key) ?? 1) - 1;
+      if (n > 0) this.connectedEndpoints.set(key, n);
+      else this.connectedEndpoints.delete(key);
+    }
     for (const [id, p] of this.pending) if (p.session === session) this.pending.delete(id);
     const identity = session.peerIdentity;
     const set = this.sessions.get(identity);
@@ -413,14 +476,30 @@ export class ChatMesh extends EventEmitter {
 
   private schedulePeerExchange(): void {
     if (this.peerExchangeTimer !== undefined || this.stopped) return;
+    const window = Math.min(PEER_EXCHANGE_MAX_COALESCE_MS, Math.max(PEER_EXCHANGE_COALESCE_MS, this.sessionCount() * PEER_EXCHANGE_COALESCE_PER_SESSION_MS));
     this.peerExchangeTimer = this.scheduler.setTimeout(() => {
       this.peerExchangeTimer = undefined;
-      if (!this.stopped) this.sendPeerExchange();
+      if (this.stopped) return;
+      this.introductions.clear();
+      this.sendPeerExchange(this.allSessions());
+    }, window);
+  }
+
+  /** A new session gets our list soon, before the (longer) trigger update to everybody. */
+  private introduce(session: ChatSession): void {
+    this.introductions.add(session);
+    if (this.introductionTimer !== undefined) return;
+    this.introductionTimer = this.scheduler.setTimeout(() => {
+      this.introductionTimer = undefined;
+      if (this.stopped) return;
+      const to = [...this.introductions].filter((s) => this.sessionListeners.has(s));
+      this.introductions.clear();
+      if (to.length > 0) this.sendPeerExchange(to);
     }, PEER_EXCHANGE_COALESCE_MS);
   }
 
-  /** Trigger update: our full peer list to every session (spec §4.5). */
-  private sendPeerExchange(): void {
+  /** Our full peer list (spec §4.5) to `to`. */
+  private sendPeerExchange(to: Iterable<ChatSession>): void {
     if (this.sessionCount() === 0) return;
     const peers: PeerInfo[] = [];
     for (const [identity, set] of this.sessions) {
@@ -442,8 +521,12 @@ export class ChatMesh extends EventEmitter {
       // Past MAX_PEER_EXCHANGE_PARTS: send what fits rather than nothing.
       parts = encodePeerExchange(peers.slice(0, MAX_PEER_EXCHANGE_PARTS * 100), this.peerExchangeSeq);
     }
-    for (const p of parts) this.sendAll(p);
+    for (const s of to) for (const p of parts) s.send(p);
     this.stats.peerExchangesSent++;
+  }
+
+  private *allSessions(): Iterable<ChatSession> {
+    for (const set of this.sessions.values()) yield* set;
   }
 
   private onPeerExchange(session: ChatSession, seq: number, part: number, parts: number, peers: PeerInfo[]): void {
@@ -456,7 +539,17 @@ export class ChatMesh extends EventEmitter {
     }
     view.parts[part] = peers;
     if (view.parts.every((p) => p !== undefined)) {
-      view.peers = view.parts.flatMap((p) => p!);
+      this.stats.peerExchangesReceived++;
+      const peers = view.parts.flatMap((p) => p!);
+      // A sender's lists grow by appending (its sessions in the order they opened):
+      // only what follows the common prefix changes the union.
+      const old = view.peers;
+      let same = 0;
+      while (same < old.length && same < peers.length && samePeer(old[same]!, peers[same]!)) same++;
+      // Add before removing: entries that moved keep counts above zero.
+      this.list(peers, same);
+      this.unlist(old, same);
+      view.peers = peers;
       view.parts = new Array(parts);
       this.scheduleEvaluate();
     }
@@ -470,29 +563,74 @@ export class ChatMesh extends EventEmitter {
     }, EVALUATE_COALESCE_MS);
   }
 
-  /** Mesh status and dials for members others see but we do not. */
+  /** Adds one session's complete peer list (from index `from`) to the union. */
+  private list(peers: PeerInfo[], from = 0): void {
+    for (let i = from; i < peers.length; i++) {
+      const p = peers[i]!;
+      let l = this.listed.get(p.identity);
+      if (!l) this.listed.set(p.identity, (l = { lists: 0, endpoints: new Map() }));
+      l.lists++;
+      for (const ep of p.endpoints) {
+        const key = endpointKey(ep);
+        const e = l.endpoints.get(key);
+        if (e) e.lists++;
+        else l.endpoints.set(key, { endpoint: ep, lists: 1 });
+      }
+    }
+  }
+
+  /** Removes a list added by `list` (from index `from`). */
+  private unlist(peers: PeerInfo[], from = 0): void {
+    for (let i = from; i < peers.length; i++) {
+      const p = peers[i]!;
+      const l = this.listed.get(p.identity);
+      if (!l) continue;
+      for (const ep of p.endpoints) {
+        const key = endpointKey(ep);
+        const e = l.endpoints.get(key);
+        if (e && --e.lists === 0) l.endpoints.delete(key);
+      }
+      if (--l.lists === 0) this.listed.delete(p.identity);
+    }
+  }
+
+  /** Mesh status and dials for members others see but we do not: O(listed members). */
   private evaluate(): void {
     if (this.stopped) return;
-    const connected = new Set(this.sessions.keys());
-    const connectedEndpoints = new Set<string>();
-    for (const set of this.sessions.values()) for (const s of set) if (s.remote) connectedEndpoints.add(endpointKey(s.remote));
     let missing = 0;
-    const counted = new Set<string>();
-    for (const view of this.views.values()) {
-      for (const p of view.peers) {
-        // Our own identity in others' lists is this device or another of ours; PEX cannot tell which.
-        if (p.identity === this.opts.selfIdentity || connected.has(p.identity)) continue;
-        if (!counted.has(p.identity)) { counted.add(p.identity); missing++; }
-        for (const ep of p.endpoints) {
-          const key = endpointKey(ep);
-          if (connectedEndpoints.has(key) || this.redials.has(key)) continue;
-          this.redialFor(ep, p.identity);
+    for (const [identity, l] of this.listed) {
+      // Our own identity in others' lists is this device or another of ours; PEX cannot tell which.
+      if (identity === this.opts.selfIdentity || this.sessions.has(identity)) continue;
+      missing++;
+      for (const [key, { endpoint }] of l.endpoints) {
+        if (this.connectedEndpoints.has(key) || this.redials.has(key)) continue;
+        const r = this.redialFor(endpoint, identity);
+        if (this.opts.selfIdentity < identity) {
           this.stats.dials++;
-          this.emit('dial', ep, p.identity);
+          this.emit('dial', endpoint, identity);
+        } else {
+          this.deferDial(endpoint, r);
         }
       }
     }
-    this.setStatus(connected.size === 0 ? 'none' : missing === 0 ? 'full' : 'partial');
+    this.setStatus(this.sessions.size === 0 ? 'none' : missing === 0 ? 'full' : 'partial');
+  }
+
+  /** The peer with the lower identity dials us; we dial only if it has not after PEX_DIAL_GRACE_MS. */
+  private deferDial(ep: Endpoint, r: Redial): void {
+    this.stats.deferredDials++;
+    const grace = PEX_DIAL_GRACE_MS * (0.8 + 0.4 * this.random());
+    r.timer = this.scheduler.setTimeout(() => {
+      r.timer = undefined;
+      if (this.stopped) return;
+      if (this.sessions.has(r.identity)) {
+        // Connected (perhaps at another end point of that member): nothing to do here.
+        this.redials.delete(endpointKey(ep));
+        return;
+      }
+      this.stats.dials++;
+      this.emit('dial', ep, r.identity);
+    }, grace);
   }
 
   private setStatus(s: MeshStatus): void {
