@@ -214,6 +214,15 @@ export class ChatMesh extends EventEmitter {
   private readonly introductions = new Set<ChatSession>();
   private introductionTimer: unknown;
   private evaluateTimer: unknown;
+  /**
+   * Acknowledgements to send (per session) and received ones to record, flushed once per
+   * turn of the event loop: a burst of texts is answered with one Delivery per session,
+   * and a group's n acknowledgements of one message are stored in one transaction. It
+   * also keeps the answer off the path of the next message in the same read.
+   */
+  private readonly acksOut = new Map<ChatSession, Buffer[]>();
+  private acksIn: Array<{ id: Buffer; recipient: string }> = [];
+  private ackFlush: NodeJS.Immediate | undefined;
   private stopped = false;
 
   constructor(options: ChatMeshOptions) {
@@ -345,6 +354,10 @@ export class ChatMesh extends EventEmitter {
     if (this.introductionTimer !== undefined) this.scheduler.clearTimeout(this.introductionTimer);
     this.introductions.clear();
     if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
+    if (this.ackFlush !== undefined) clearImmediate(this.ackFlush);
+    this.ackFlush = undefined;
+    this.acksOut.clear();
+    this.acksIn = [];
     for (const r of this.redials.values()) if (r.timer !== undefined) this.scheduler.clearTimeout(r.timer);
     this.redials.clear();
     this.pending.clear();
@@ -388,13 +401,15 @@ export class ChatMesh extends EventEmitter {
       case 'text': {
         this.storeIncoming({ id: msg.id, hlc: msg.hlc, sender: from, text: msg.text });
         // Acknowledge even a duplicate: the sender may have missed our first answer.
-        session.send(encodeMessage({ kind: 'delivery', ids: [msg.id] }));
+        let ids = this.acksOut.get(session);
+        if (!ids) this.acksOut.set(session, (ids = []));
+        ids.push(msg.id);
+        this.scheduleAckFlush();
         return;
       }
       case 'delivery':
-        for (const id of msg.ids) {
-          if (this.opts.store.markDelivered(chatId, id, from)) this.emit('delivery', { id, recipient: from });
-        }
+        for (const id of msg.ids) this.acksIn.push({ id, recipient: from });
+        this.scheduleAckFlush();
         return;
       case 'peer-exchange':
         this.onPeerExchange(session, msg.seq, msg.part, msg.parts, msg.peers);
@@ -426,6 +441,26 @@ export class ChatMesh extends EventEmitter {
         this.stats.ignored++;
         return;
     }
+  }
+
+  private scheduleAckFlush(): void {
+    if (this.ackFlush !== undefined) return;
+    this.ackFlush = setImmediate(() => {
+      this.ackFlush = undefined;
+      if (this.stopped) return;
+      for (const [session, ids] of this.acksOut) {
+        if (!this.sessionListeners.has(session)) continue; // closed: the sender re-sends, we acknowledge then
+        for (let i = 0; i < ids.length; i += MAX_DELIVERY_IDS) session.send(encodeMessage({ kind: 'delivery', ids: ids.slice(i, i + MAX_DELIVERY_IDS) }));
+      }
+      this.acksOut.clear();
+      const acks = this.acksIn;
+      this.acksIn = [];
+      if (acks.length === 0) return;
+      const changed = this.opts.store.markDeliveredMany(this.chat.chatId, acks);
+      acks.forEach((a, i) => {
+        if (changed[i]) this.emit('delivery', a);
+      });
+    });
   }
 
   /** Stores a message unless seen; emits it once. Returns whether it was new. */

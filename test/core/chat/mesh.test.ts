@@ -121,6 +121,22 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     expect(bob.received.length).to.equal(1);
   });
 
+  it('a burst of texts is acknowledged with one Delivery per session, recorded in one go', async () => {
+    const keys = await deriveGroupKeys('burst');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'burst' };
+    const [a, b, c] = ['a@x.org', 'b@x.org', 'c@x.org'].map((id) => makeNode(id, chat)) as [Node, Node, Node];
+    await connect(a, b);
+    const [, cToA] = await connect(a, c);
+    const deliveries: Array<{ recipient: string }> = [];
+    a.mesh.on('delivery', (d: { recipient: string }) => deliveries.push(d));
+    const sent = Array.from({ length: 20 }, (_, i) => a.mesh.sendText(`burst ${i}`));
+    await until(() => deliveries.length === 40, 3000, 'all acknowledged');
+    const acks = cToA.sent.filter((m) => m[0] === 3).map((m) => decodeMessage(m));
+    expect(acks.length).to.equal(1);
+    expect(acks[0]!.kind === 'delivery' && acks[0]!.ids.map((id) => id.toString('hex'))).to.deep.equal(sent.map((m) => m.id.toString('hex')));
+    for (const m of sent) expect(a.store.deliveryOf(a.mesh.chat.chatId, m.id).every((d) => d.deliveredAt !== null)).to.equal(true);
+  });
+
   it('private chat: refuses a valid certificate with the wrong e-mail, accepts own devices and, for an invitation, the derived peer', async () => {
     const keys = await derivePrivateKeys('alice@x.org', 'bob@x.org');
     const chat = { networkId: keys.networkId, kind: 'private' as const, name: 'bob@x.org' };
