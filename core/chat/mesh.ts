@@ -112,6 +112,8 @@ interface PeerView {
   parts: Array<PeerInfo[] | undefined>;
   /** The last complete list. */
   peers: PeerInfo[];
+  /** Its identities: whom the peer holds sessions with. */
+  identities: Set<string>;
 }
 
 interface PendingRequest {
@@ -183,6 +185,8 @@ export class ChatMesh extends EventEmitter {
     protocolErrors: 0,
     peerExchangesSent: 0,
     peerExchangesReceived: 0,
+    /** Trigger updates not sent to a session because the list held nothing it lacked. */
+    peerExchangesSkipped: 0,
     resent: 0,
     syncedIn: 0,
     dials: 0,
@@ -212,6 +216,8 @@ export class ChatMesh extends EventEmitter {
   private peerExchangeTimer: unknown;
   /** New sessions that have not had our peer list yet, and the timer that sends it to them. */
   private readonly introductions = new Set<ChatSession>();
+  /** Per session, the entries (identity + end points) of the last list we sent it. */
+  private readonly sentTo = new Map<ChatSession, Set<string>>();
   private introductionTimer: unknown;
   private evaluateTimer: unknown;
   /**
@@ -369,6 +375,7 @@ export class ChatMesh extends EventEmitter {
     this.sessionListeners.clear();
     this.sessions.clear();
     this.views.clear();
+    this.sentTo.clear();
     this.listed.clear();
     this.connectedEndpoints.clear();
     this.setStatus('none');
@@ -486,6 +493,7 @@ export class ChatMesh extends EventEmitter {
     const view = this.views.get(session);
     if (view) this.unlist(view.peers);
     this.views.delete(session);
+    this.sentTo.delete(session);
     if (session.remote) {
       const key = endpointKey(session.remote);
       const n = (this.connectedEndpoints.get(key) ?? 1) - 1;
@@ -516,7 +524,7 @@ export class ChatMesh extends EventEmitter {
       this.peerExchangeTimer = undefined;
       if (this.stopped) return;
       this.introductions.clear();
-      this.sendPeerExchange(this.allSessions());
+      this.sendPeerExchange(this.allSessions(), true);
     }, window);
   }
 
@@ -533,10 +541,17 @@ export class ChatMesh extends EventEmitter {
     }, PEER_EXCHANGE_COALESCE_MS);
   }
 
-  /** Our full peer list (spec §4.5) to `to`. */
-  private sendPeerExchange(to: Iterable<ChatSession>): void {
+  /**
+   * Our full peer list (spec §4.5) to `to`. A trigger update (`onlyNews`) skips a
+   * session when the list holds nothing it lacks: no entry we have not sent it before
+   * (or whose end points changed) that is not the session's own peer or already in the
+   * list that peer sent us, and no entry gone since. Once a mesh has formed, the
+   * members' last lists were all such repeats (n lists to n sessions each).
+   */
+  private sendPeerExchange(to: Iterable<ChatSession>, onlyNews = false): void {
     if (this.sessionCount() === 0) return;
     const peers: PeerInfo[] = [];
+    const keys: string[] = [];
     for (const [identity, set] of this.sessions) {
       const endpoints: Endpoint[] = [];
       const seen = new Set<string>();
@@ -547,7 +562,11 @@ export class ChatMesh extends EventEmitter {
         }
       }
       peers.push({ identity, endpoints });
+      keys.push(`${identity}\n${[...seen].join(' ')}`);
     }
+    const targets = onlyNews ? [...to].filter((s) => this.hasNewsFor(s, peers, keys)) : [...to];
+    if (onlyNews) this.stats.peerExchangesSkipped += this.sessionCount() - targets.length;
+    if (targets.length === 0) return;
     this.peerExchangeSeq = (this.peerExchangeSeq + 1) >>> 0;
     let parts: Buffer[];
     try {
@@ -556,8 +575,29 @@ export class ChatMesh extends EventEmitter {
       // Past MAX_PEER_EXCHANGE_PARTS: send what fits rather than nothing.
       parts = encodePeerExchange(peers.slice(0, MAX_PEER_EXCHANGE_PARTS * 100), this.peerExchangeSeq);
     }
-    for (const s of to) for (const p of parts) s.send(p);
+    const sent = new Set(keys);
+    for (const s of targets) {
+      for (const p of parts) s.send(p);
+      this.sentTo.set(s, sent);
+    }
     this.stats.peerExchangesSent++;
+  }
+
+  private hasNewsFor(session: ChatSession, peers: PeerInfo[], keys: string[]): boolean {
+    const before = this.sentTo.get(session);
+    if (!before) return true;
+    const theirs = this.views.get(session)?.identities;
+    let kept = 0;
+    for (let i = 0; i < peers.length; i++) {
+      if (before.has(keys[i]!)) {
+        kept++;
+        continue;
+      }
+      const identity = peers[i]!.identity;
+      if (identity !== session.peerIdentity && !theirs?.has(identity)) return true;
+    }
+    // Fewer of the entries it got are still true: it must drop the others.
+    return kept < before.size;
   }
 
   private *allSessions(): Iterable<ChatSession> {
@@ -566,7 +606,7 @@ export class ChatMesh extends EventEmitter {
 
   private onPeerExchange(session: ChatSession, seq: number, part: number, parts: number, peers: PeerInfo[]): void {
     let view = this.views.get(session);
-    if (!view) this.views.set(session, (view = { seq, parts: new Array(parts), peers: [] }));
+    if (!view) this.views.set(session, (view = { seq, parts: new Array(parts), peers: [], identities: new Set() }));
     if (seq !== view.seq || view.parts.length !== parts) {
       // A newer list started (or an older one is late: its seq differs too; newest wins by arrival).
       view.seq = seq;
@@ -585,6 +625,7 @@ export class ChatMesh extends EventEmitter {
       this.list(peers, same);
       this.unlist(old, same);
       view.peers = peers;
+      view.identities = new Set(peers.map((p) => p.identity));
       view.parts = new Array(parts);
       this.scheduleEvaluate();
     }

@@ -277,6 +277,38 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     expect([a.mesh.status, b.mesh.status, c.mesh.status]).to.deep.equal(['full', 'full', 'full']);
   });
 
+  it('a trigger update skips a session that lacks nothing in it', async () => {
+    const keys = await deriveGroupKeys('news');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'news' };
+    const scheduler = new ManualScheduler();
+    const [a, b, c, d] = ['a@x.org', 'b@x.org', 'c@x.org', 'd@x.org'].map((id) => makeNode(id, chat, { scheduler })) as [Node, Node, Node, Node];
+    const settle = async (): Promise<void> => {
+      // bounded: a few rounds of timers and deliveries until nothing is sent any more
+      for (let round = 0; round < 10; round++) {
+        const sent = [a, b, c, d].reduce((n, x) => n + x.mesh.stats.peerExchangesSent, 0);
+        scheduler.advance(1_000);
+        await new Promise((r) => setTimeout(r, 20));
+        if ([a, b, c, d].reduce((n, x) => n + x.mesh.stats.peerExchangesSent, 0) === sent) return;
+      }
+    };
+    await connect(a, b);
+    await connect(a, c);
+    await connect(b, c);
+    await settle();
+    await connect(d, b);
+    await settle(); // b told a and c about d
+    const [atB, atC] = [b.mesh.stats.peerExchangesReceived, c.mesh.stats.peerExchangesReceived];
+    const skipped = a.mesh.stats.peerExchangesSkipped;
+    await connect(d, a);
+    await settle();
+    // a's news (d) goes to c, which lacks d; b holds a session with d, and d had the same
+    // list in its introduction: both skipped (so are d's news for b, which has a)
+    expect(a.mesh.stats.peerExchangesSkipped - skipped).to.equal(2);
+    expect(c.mesh.stats.peerExchangesReceived).to.be.greaterThan(atC);
+    expect(b.mesh.stats.peerExchangesReceived).to.equal(atB);
+    expect([a, b, c, d].map((x) => x.mesh.status)).to.deep.equal(['full', 'full', 'partial', 'partial']); // c and d are not connected yet
+  });
+
   it('a deferred dial is dropped when the lower identity connects first', async () => {
     const keys = await deriveGroupKeys('grace');
     const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'grace' };
