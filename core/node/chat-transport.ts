@@ -21,7 +21,6 @@ import { safetyNumber } from '../identity/fingerprint.js';
 import { SecureChannel, verifyPeerWithHook } from '../secure-channel/index.js';
 import type { Endpoint } from '../types.js';
 import { ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
-import { ParallelLimit } from './parallel-limit.js';
 import { peerCertificateOf, SecureChatSession, type PeerCertificate } from './secure-session.js';
 
 /** The higher peer ID waits this long before opening, so the lower one's open usually wins. */
@@ -36,15 +35,6 @@ export const MAX_PENDING_DIALS_PER_CHAT = 64;
  * mesh is told the dial failed, so its back-off retries instead of waiting forever.
  */
 export const SETTLE_CHECK_MS = 1_500;
-/**
- * Outbound handshakes under way at once per node; more dials wait for a slot. Joining
- * a big group starts one dial per member at once: unbounded, their signatures queue
- * on the crypto thread pool until handshakes pass their 10 s timeout and are retried
- * (50 RSA-4096 kernels in one process on a loaded 2-core machine: no full mesh within
- * 120 s without the limit, ~60 s with it), while a few at a time finish early and feed
- * peer exchange sooner.
- */
-export const MAX_PARALLEL_HANDSHAKES = 8;
 /** Peers we remember a public key for (safety numbers in the member list). */
 export const MAX_KNOWN_KEYS = 4096;
 /** Parsed peer certificates kept (a peer shows the same one in every chat and on every reconnect). */
@@ -101,8 +91,6 @@ export class ChatTransport {
   private readonly networkIds = new Map<number, Buffer>();
   private readonly certificates = new Map<string, PeerCertificate>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Outbound handshakes; its `stats.waited` counts dials that waited for a slot. */
-  readonly handshakes = new ParallelLimit(MAX_PARALLEL_HANDSHAKES);
   private readonly unsubscribe: () => void;
   private stopped = false;
 
@@ -158,7 +146,6 @@ export class ChatTransport {
     this.unsubscribe();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.handshakes.close(); // waiting dials see `stopped` and give up
     for (const s of this.busy.values()) if (s !== 'pending') s.close();
     this.busy.clear();
   }
@@ -179,40 +166,34 @@ export class ChatTransport {
           return key;
         }
       }
-      const release = await this.handshakes.acquire();
+      if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return undefined;
+      if (connection.closed) {
+        // Both nodes dialed each other and the duplicate rule kept the other link: use it.
+        connection = this.o.connections.getConnection(peerId) ?? (await this.o.connections.connect(endpoint));
+        if (this.busy.has(key)) return key;
+      }
+      this.busy.set(key, 'pending');
+      const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, peerId);
+      let channel;
       try {
-        if (this.busy.has(key)) return key; // the peer's channel came while we waited
-        if (this.stopped || !this.o.chat.isOnlineSafe(chatId)) return undefined;
-        if (connection.closed) {
-          // Both nodes dialed each other and the duplicate rule kept the other link: use it.
-          connection = this.o.connections.getConnection(peerId) ?? (await this.o.connections.connect(endpoint));
-          if (this.busy.has(key)) return key;
+        channel = await this.o.connections.openChannel(connection, name);
+      } catch (err) {
+        if (this.busy.get(key) === 'pending') this.busy.delete(key);
+        if ((err as { code?: string }).code === ConnectionErrorCode.CHANNEL_EXISTS) {
+          this.stats.collisions++;
+          continue;
         }
-        this.busy.set(key, 'pending');
-        const name = channelName(this.chatNetworkId(chatId), this.o.connections.peerId, peerId);
-        let channel;
-        try {
-          channel = await this.o.connections.openChannel(connection, name);
-        } catch (err) {
-          if (this.busy.get(key) === 'pending') this.busy.delete(key);
-          if ((err as { code?: string }).code === ConnectionErrorCode.CHANNEL_EXISTS) {
-            this.stats.collisions++;
-            continue;
-          }
-          if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
-          throw err;
-        }
-        this.stats.channelsOpened++;
-        const opened = channel;
-        try {
-          await this.secure(chatId, key, connection, () => SecureChannel.connect(opened, this.channelOptions(chatId)));
-          return undefined;
-        } catch (err) {
-          if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
-          throw err;
-        }
-      } finally {
-        release();
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
+        throw err;
+      }
+      this.stats.channelsOpened++;
+      const opened = channel;
+      try {
+        await this.secure(chatId, key, connection, () => SecureChannel.connect(opened, this.channelOptions(chatId)));
+        return undefined;
+      } catch (err) {
+        if (connection.closed && attempt + 1 < MAX_OPEN_ATTEMPTS) continue;
+        throw err;
       }
     }
     return key;
