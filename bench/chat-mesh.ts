@@ -253,7 +253,7 @@ export async function threadedRows(n: number): Promise<BenchRow[]> {
   for (let first = 0; first < n; first += per) {
     const count = Math.min(per, n - first);
     // tsx's loader must be registered inside the worker before this .ts module loads.
-    const entry = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+    const entry = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
     const w = new Worker(entry, { eval: true, workerData: { first, count, n } satisfies WorkerInit });
     w.on('message', (m: FromWorker) => {
       if (m.ev === 'announce') {
