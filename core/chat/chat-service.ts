@@ -156,6 +156,11 @@ export class ChatService extends EventEmitter {
     return this.get(chatId).mesh !== undefined;
   }
 
+  /** The online chat's mesh counters (sessions, peer lists, dials...), undefined when offline. */
+  meshStats(chatId: number): ChatMesh['stats'] | undefined {
+    return this.get(chatId).mesh?.stats;
+  }
+
   meshStatus(chatId: number): MeshStatus {
     return this.get(chatId).mesh?.status ?? 'none';
   }

@@ -163,6 +163,7 @@ export class HistoryStore {
   private readonly now: () => number;
   private readonly st: Record<string, Statement>;
   private readonly insertTx: (m: NewMessage, type: number, body: Buffer, recipients: string[]) => { inserted: boolean; seq: number };
+  private readonly markManyTx: (chatId: number, acks: ReadonlyArray<{ id: Buffer; recipient: string }>, at: number) => boolean[];
   /** chatId -> network ID (the AAD of every body); a chat's network ID never changes. */
   private readonly networkIds = new Map<number, Buffer>();
 
@@ -223,6 +224,13 @@ export class HistoryStore {
       ),
     };
     // Built once: better-sqlite3 wraps the function per call otherwise.
+    this.markManyTx = db.transaction((chatId: number, acks: ReadonlyArray<{ id: Buffer; recipient: string }>, at: number) =>
+      acks.map((a) => {
+        const changed = this.st.markDelivered!.run(at, a.recipient, chatId, a.id).changes > 0;
+        if (changed) this.stats.delivered++;
+        return changed;
+      }),
+    );
     this.insertTx = db.transaction((m: NewMessage, type: number, body: Buffer, recipients: string[]) => {
       const res = this.st.insertMessage!.run(m.chatId, m.id, type, m.outgoing ? 1 : 0, m.hlc.wallMs, m.hlc.counter, m.receivedAt ?? this.now(), body);
       if (res.changes === 0) {
@@ -390,10 +398,17 @@ export class HistoryStore {
    * peer cannot acknowledge for others (spec §4.7). False if unknown or already marked.
    */
   markDelivered(chatId: number, id: Buffer, recipient: string, at: number = this.now()): boolean {
-    checkId(id);
-    const changed = this.st.markDelivered!.run(at, recipient, chatId, id).changes > 0;
-    if (changed) this.stats.delivered++;
-    return changed;
+    return this.markDeliveredMany(chatId, [{ id, recipient }], at)[0]!;
+  }
+
+  /**
+   * Marks many acknowledgements in one transaction (one commit, not one per row: a
+   * message to a group of n comes back as n acknowledgements). Returns, in order,
+   * whether each one changed a row.
+   */
+  markDeliveredMany(chatId: number, acks: ReadonlyArray<{ id: Buffer; recipient: string }>, at: number = this.now()): boolean[] {
+    for (const a of acks) checkId(a.id);
+    return this.markManyTx(chatId, acks, at);
   }
 
   deliveryOf(chatId: number, id: Buffer): DeliveryState[] {

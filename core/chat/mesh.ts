@@ -62,13 +62,30 @@ const HISTORY_MESSAGES_HEADER = 1 + 4 + 1 + 2;
  * Joins and leaves that come in a burst (a new member meeting everybody) produce one
  * peer list, not one per session: the trigger update waits this long. A list is O(n)
  * and goes to n sessions, so without it forming a mesh of n costs O(n^3) bytes.
+ * A new session gets our list after this delay (it needs it to find the others).
  */
 export const PEER_EXCHANGE_COALESCE_MS = 25;
+/**
+ * The trigger update to the sessions we already had waits longer in a big mesh
+ * (this much per session, at most PEER_EXCHANGE_MAX_COALESCE_MS): while a mesh of n
+ * forms, every member sees n joins, and a list per join to n sessions made peer lists
+ * about a third of all CPU time at n = 50 (measured). A newcomer is not slowed: it
+ * gets our list at once and dials the members; the others learn of it within the window.
+ */
+export const PEER_EXCHANGE_COALESCE_PER_SESSION_MS = 10;
+export const PEER_EXCHANGE_MAX_COALESCE_MS = 1_000;
 /**
  * Peer lists arriving in a burst (one per session after a join) are evaluated once:
  * evaluation is O(sessions x peers), so doing it per list made forming a mesh of n O(n^4).
  */
 export const EVALUATE_COALESCE_MS = 10;
+/**
+ * Two members that learn of each other from the same peer list would dial each other
+ * at once: two handshakes, a channel collision, one session torn down. Only the one
+ * with the lower identity dials at once; the other dials after this grace (+-20 %) if
+ * no session came, so a member the first cannot reach is still connected.
+ */
+export const PEX_DIAL_GRACE_MS = 3_000;
 
 export type MeshStatus = 'none' | 'partial' | 'full';
 
@@ -95,6 +112,8 @@ interface PeerView {
   parts: Array<PeerInfo[] | undefined>;
   /** The last complete list. */
   peers: PeerInfo[];
+  /** Its identities: whom the peer holds sessions with. */
+  identities: Set<string>;
 }
 
 interface PendingRequest {
@@ -109,8 +128,24 @@ interface Redial {
   timer?: unknown;
 }
 
+/** What the peer lists we hold say about one identity, summed over the sessions that sent them. */
+interface Listed {
+  /** Lists (one per session) naming it. */
+  lists: number;
+  /** End point key → the end point and how many lists give it. */
+  endpoints: Map<string, { endpoint: Endpoint; lists: number }>;
+}
+
 function endpointKey(ep: Endpoint): string {
   return `${ep.host}|${ep.port}`;
+}
+
+function samePeer(a: PeerInfo, b: PeerInfo): boolean {
+  if (a.identity !== b.identity || a.endpoints.length !== b.endpoints.length) return false;
+  for (let i = 0; i < a.endpoints.length; i++) {
+    if (a.endpoints[i]!.host !== b.endpoints[i]!.host || a.endpoints[i]!.port !== b.endpoints[i]!.port) return false;
+  }
+  return true;
 }
 
 function historyRecordSize(r: HistoryRecord): number {
@@ -149,9 +184,13 @@ export class ChatMesh extends EventEmitter {
     ignored: 0,
     protocolErrors: 0,
     peerExchangesSent: 0,
+    peerExchangesReceived: 0,
+    /** Trigger updates not sent to a session because the list held nothing it lacked. */
+    peerExchangesSkipped: 0,
     resent: 0,
     syncedIn: 0,
     dials: 0,
+    deferredDials: 0,
   };
   private readonly opts: ChatMeshOptions;
   private readonly scheduler: Scheduler;
@@ -161,13 +200,35 @@ export class ChatMesh extends EventEmitter {
   private readonly views = new Map<ChatSession, PeerView>();
   private readonly pending = new Map<number, PendingRequest>();
   private readonly redials = new Map<string, Redial>();
+  /**
+   * The union of the complete peer lists of all sessions, kept up to date as lists
+   * arrive and sessions close, so evaluating the mesh is O(members), not
+   * O(sessions x members) per session change (which made forming a mesh O(n^3) per node).
+   */
+  private readonly listed = new Map<string, Listed>();
+  /** End point key → sessions whose peer listens there. */
+  private readonly connectedEndpoints = new Map<string, number>();
   private peerExchangeSeq = 0;
   private requestSeq = 0;
   private lastTyping = -Infinity;
   private currentStatus: MeshStatus = 'none';
   private keepAlive: unknown;
   private peerExchangeTimer: unknown;
+  /** New sessions that have not had our peer list yet, and the timer that sends it to them. */
+  private readonly introductions = new Set<ChatSession>();
+  /** Per session, the entries (identity + end points) of the last list we sent it. */
+  private readonly sentTo = new Map<ChatSession, Set<string>>();
+  private introductionTimer: unknown;
   private evaluateTimer: unknown;
+  /**
+   * Acknowledgements to send (per session) and received ones to record, flushed once per
+   * turn of the event loop: a burst of texts is answered with one Delivery per session,
+   * and a group's n acknowledgements of one message are stored in one transaction. It
+   * also keeps the answer off the path of the next message in the same read.
+   */
+  private readonly acksOut = new Map<ChatSession, Buffer[]>();
+  private acksIn: Array<{ id: Buffer; recipient: string }> = [];
+  private ackFlush: NodeJS.Immediate | undefined;
   private stopped = false;
 
   constructor(options: ChatMeshOptions) {
@@ -231,10 +292,15 @@ export class ChatMesh extends EventEmitter {
     session.on('message', l.message);
     session.on('close', l.close);
     this.stats.sessionsOpened++;
-    if (session.remote) this.clearRedial(session.remote);
+    if (session.remote) {
+      const key = endpointKey(session.remote);
+      this.connectedEndpoints.set(key, (this.connectedEndpoints.get(key) ?? 0) + 1);
+      this.clearRedial(session.remote);
+    }
     this.opts.store.addMember(this.chat.chatId, identity);
     if (firstOfPeer) this.emit('member-online', identity);
 
+    this.introduce(session);
     this.schedulePeerExchange();
     this.resendUndelivered(session);
     this.sendImages(session);
@@ -291,7 +357,13 @@ export class ChatMesh extends EventEmitter {
     this.stopped = true;
     this.scheduler.clearInterval(this.keepAlive);
     if (this.peerExchangeTimer !== undefined) this.scheduler.clearTimeout(this.peerExchangeTimer);
+    if (this.introductionTimer !== undefined) this.scheduler.clearTimeout(this.introductionTimer);
+    this.introductions.clear();
     if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
+    if (this.ackFlush !== undefined) clearImmediate(this.ackFlush);
+    this.ackFlush = undefined;
+    this.acksOut.clear();
+    this.acksIn = [];
     for (const r of this.redials.values()) if (r.timer !== undefined) this.scheduler.clearTimeout(r.timer);
     this.redials.clear();
     this.pending.clear();
@@ -303,6 +375,9 @@ export class ChatMesh extends EventEmitter {
     this.sessionListeners.clear();
     this.sessions.clear();
     this.views.clear();
+    this.sentTo.clear();
+    this.listed.clear();
+    this.connectedEndpoints.clear();
     this.setStatus('none');
   }
 
@@ -333,13 +408,15 @@ export class ChatMesh extends EventEmitter {
       case 'text': {
         this.storeIncoming({ id: msg.id, hlc: msg.hlc, sender: from, text: msg.text });
         // Acknowledge even a duplicate: the sender may have missed our first answer.
-        session.send(encodeMessage({ kind: 'delivery', ids: [msg.id] }));
+        let ids = this.acksOut.get(session);
+        if (!ids) this.acksOut.set(session, (ids = []));
+        ids.push(msg.id);
+        this.scheduleAckFlush();
         return;
       }
       case 'delivery':
-        for (const id of msg.ids) {
-          if (this.opts.store.markDelivered(chatId, id, from)) this.emit('delivery', { id, recipient: from });
-        }
+        for (const id of msg.ids) this.acksIn.push({ id, recipient: from });
+        this.scheduleAckFlush();
         return;
       case 'peer-exchange':
         this.onPeerExchange(session, msg.seq, msg.part, msg.parts, msg.peers);
@@ -373,6 +450,26 @@ export class ChatMesh extends EventEmitter {
     }
   }
 
+  private scheduleAckFlush(): void {
+    if (this.ackFlush !== undefined) return;
+    this.ackFlush = setImmediate(() => {
+      this.ackFlush = undefined;
+      if (this.stopped) return;
+      for (const [session, ids] of this.acksOut) {
+        if (!this.sessionListeners.has(session)) continue; // closed: the sender re-sends, we acknowledge then
+        for (let i = 0; i < ids.length; i += MAX_DELIVERY_IDS) session.send(encodeMessage({ kind: 'delivery', ids: ids.slice(i, i + MAX_DELIVERY_IDS) }));
+      }
+      this.acksOut.clear();
+      const acks = this.acksIn;
+      this.acksIn = [];
+      if (acks.length === 0) return;
+      const changed = this.opts.store.markDeliveredMany(this.chat.chatId, acks);
+      acks.forEach((a, i) => {
+        if (changed[i]) this.emit('delivery', a);
+      });
+    });
+  }
+
   /** Stores a message unless seen; emits it once. Returns whether it was new. */
   private storeIncoming(r: HistoryRecord): boolean {
     const m = { chatId: this.chat.chatId, id: r.id, sender: r.sender, outgoing: r.sender === this.opts.selfIdentity, hlc: r.hlc, content: r.text };
@@ -393,7 +490,16 @@ export class ChatMesh extends EventEmitter {
     session.off('message', l.message);
     session.off('close', l.close);
     this.sessionListeners.delete(session);
+    const view = this.views.get(session);
+    if (view) this.unlist(view.peers);
     this.views.delete(session);
+    this.sentTo.delete(session);
+    if (session.remote) {
+      const key = endpointKey(session.remote);
+      const n = (this.connectedEndpoints.get(key) ?? 1) - 1;
+      if (n > 0) this.connectedEndpoints.set(key, n);
+      else this.connectedEndpoints.delete(key);
+    }
     for (const [id, p] of this.pending) if (p.session === session) this.pending.delete(id);
     const identity = session.peerIdentity;
     const set = this.sessions.get(identity);
@@ -413,16 +519,39 @@ export class ChatMesh extends EventEmitter {
 
   private schedulePeerExchange(): void {
     if (this.peerExchangeTimer !== undefined || this.stopped) return;
+    const window = Math.min(PEER_EXCHANGE_MAX_COALESCE_MS, Math.max(PEER_EXCHANGE_COALESCE_MS, this.sessionCount() * PEER_EXCHANGE_COALESCE_PER_SESSION_MS));
     this.peerExchangeTimer = this.scheduler.setTimeout(() => {
       this.peerExchangeTimer = undefined;
-      if (!this.stopped) this.sendPeerExchange();
+      if (this.stopped) return;
+      this.introductions.clear();
+      this.sendPeerExchange(this.allSessions(), true);
+    }, window);
+  }
+
+  /** A new session gets our list soon, before the (longer) trigger update to everybody. */
+  private introduce(session: ChatSession): void {
+    this.introductions.add(session);
+    if (this.introductionTimer !== undefined) return;
+    this.introductionTimer = this.scheduler.setTimeout(() => {
+      this.introductionTimer = undefined;
+      if (this.stopped) return;
+      const to = [...this.introductions].filter((s) => this.sessionListeners.has(s));
+      this.introductions.clear();
+      if (to.length > 0) this.sendPeerExchange(to);
     }, PEER_EXCHANGE_COALESCE_MS);
   }
 
-  /** Trigger update: our full peer list to every session (spec §4.5). */
-  private sendPeerExchange(): void {
+  /**
+   * Our full peer list (spec §4.5) to `to`. A trigger update (`onlyNews`) skips a
+   * session when the list holds nothing it lacks: no entry we have not sent it before
+   * (or whose end points changed) that is not the session's own peer or already in the
+   * list that peer sent us, and no entry gone since. Once a mesh has formed, the
+   * members' last lists were all such repeats (n lists to n sessions each).
+   */
+  private sendPeerExchange(to: Iterable<ChatSession>, onlyNews = false): void {
     if (this.sessionCount() === 0) return;
     const peers: PeerInfo[] = [];
+    const keys: string[] = [];
     for (const [identity, set] of this.sessions) {
       const endpoints: Endpoint[] = [];
       const seen = new Set<string>();
@@ -433,7 +562,11 @@ export class ChatMesh extends EventEmitter {
         }
       }
       peers.push({ identity, endpoints });
+      keys.push(`${identity}\n${[...seen].join(' ')}`);
     }
+    const targets = onlyNews ? [...to].filter((s) => this.hasNewsFor(s, peers, keys)) : [...to];
+    if (onlyNews) this.stats.peerExchangesSkipped += this.sessionCount() - targets.length;
+    if (targets.length === 0) return;
     this.peerExchangeSeq = (this.peerExchangeSeq + 1) >>> 0;
     let parts: Buffer[];
     try {
@@ -442,13 +575,38 @@ export class ChatMesh extends EventEmitter {
       // Past MAX_PEER_EXCHANGE_PARTS: send what fits rather than nothing.
       parts = encodePeerExchange(peers.slice(0, MAX_PEER_EXCHANGE_PARTS * 100), this.peerExchangeSeq);
     }
-    for (const p of parts) this.sendAll(p);
+    const sent = new Set(keys);
+    for (const s of targets) {
+      for (const p of parts) s.send(p);
+      this.sentTo.set(s, sent);
+    }
     this.stats.peerExchangesSent++;
+  }
+
+  private hasNewsFor(session: ChatSession, peers: PeerInfo[], keys: string[]): boolean {
+    const before = this.sentTo.get(session);
+    if (!before) return true;
+    const theirs = this.views.get(session)?.identities;
+    let kept = 0;
+    for (let i = 0; i < peers.length; i++) {
+      if (before.has(keys[i]!)) {
+        kept++;
+        continue;
+      }
+      const identity = peers[i]!.identity;
+      if (identity !== session.peerIdentity && !theirs?.has(identity)) return true;
+    }
+    // Fewer of the entries it got are still true: it must drop the others.
+    return kept < before.size;
+  }
+
+  private *allSessions(): Iterable<ChatSession> {
+    for (const set of this.sessions.values()) yield* set;
   }
 
   private onPeerExchange(session: ChatSession, seq: number, part: number, parts: number, peers: PeerInfo[]): void {
     let view = this.views.get(session);
-    if (!view) this.views.set(session, (view = { seq, parts: new Array(parts), peers: [] }));
+    if (!view) this.views.set(session, (view = { seq, parts: new Array(parts), peers: [], identities: new Set() }));
     if (seq !== view.seq || view.parts.length !== parts) {
       // A newer list started (or an older one is late: its seq differs too; newest wins by arrival).
       view.seq = seq;
@@ -456,7 +614,18 @@ export class ChatMesh extends EventEmitter {
     }
     view.parts[part] = peers;
     if (view.parts.every((p) => p !== undefined)) {
-      view.peers = view.parts.flatMap((p) => p!);
+      this.stats.peerExchangesReceived++;
+      const peers = view.parts.flatMap((p) => p!);
+      // A sender's lists grow by appending (its sessions in the order they opened):
+      // only what follows the common prefix changes the union.
+      const old = view.peers;
+      let same = 0;
+      while (same < old.length && same < peers.length && samePeer(old[same]!, peers[same]!)) same++;
+      // Add before removing: entries that moved keep counts above zero.
+      this.list(peers, same);
+      this.unlist(old, same);
+      view.peers = peers;
+      view.identities = new Set(peers.map((p) => p.identity));
       view.parts = new Array(parts);
       this.scheduleEvaluate();
     }
@@ -470,29 +639,74 @@ export class ChatMesh extends EventEmitter {
     }, EVALUATE_COALESCE_MS);
   }
 
-  /** Mesh status and dials for members others see but we do not. */
+  /** Adds one session's complete peer list (from index `from`) to the union. */
+  private list(peers: PeerInfo[], from = 0): void {
+    for (let i = from; i < peers.length; i++) {
+      const p = peers[i]!;
+      let l = this.listed.get(p.identity);
+      if (!l) this.listed.set(p.identity, (l = { lists: 0, endpoints: new Map() }));
+      l.lists++;
+      for (const ep of p.endpoints) {
+        const key = endpointKey(ep);
+        const e = l.endpoints.get(key);
+        if (e) e.lists++;
+        else l.endpoints.set(key, { endpoint: ep, lists: 1 });
+      }
+    }
+  }
+
+  /** Removes a list added by `list` (from index `from`). */
+  private unlist(peers: PeerInfo[], from = 0): void {
+    for (let i = from; i < peers.length; i++) {
+      const p = peers[i]!;
+      const l = this.listed.get(p.identity);
+      if (!l) continue;
+      for (const ep of p.endpoints) {
+        const key = endpointKey(ep);
+        const e = l.endpoints.get(key);
+        if (e && --e.lists === 0) l.endpoints.delete(key);
+      }
+      if (--l.lists === 0) this.listed.delete(p.identity);
+    }
+  }
+
+  /** Mesh status and dials for members others see but we do not: O(listed members). */
   private evaluate(): void {
     if (this.stopped) return;
-    const connected = new Set(this.sessions.keys());
-    const connectedEndpoints = new Set<string>();
-    for (const set of this.sessions.values()) for (const s of set) if (s.remote) connectedEndpoints.add(endpointKey(s.remote));
     let missing = 0;
-    const counted = new Set<string>();
-    for (const view of this.views.values()) {
-      for (const p of view.peers) {
-        // Our own identity in others' lists is this device or another of ours; PEX cannot tell which.
-        if (p.identity === this.opts.selfIdentity || connected.has(p.identity)) continue;
-        if (!counted.has(p.identity)) { counted.add(p.identity); missing++; }
-        for (const ep of p.endpoints) {
-          const key = endpointKey(ep);
-          if (connectedEndpoints.has(key) || this.redials.has(key)) continue;
-          this.redialFor(ep, p.identity);
+    for (const [identity, l] of this.listed) {
+      // Our own identity in others' lists is this device or another of ours; PEX cannot tell which.
+      if (identity === this.opts.selfIdentity || this.sessions.has(identity)) continue;
+      missing++;
+      for (const [key, { endpoint }] of l.endpoints) {
+        if (this.connectedEndpoints.has(key) || this.redials.has(key)) continue;
+        const r = this.redialFor(endpoint, identity);
+        if (this.opts.selfIdentity < identity) {
           this.stats.dials++;
-          this.emit('dial', ep, p.identity);
+          this.emit('dial', endpoint, identity);
+        } else {
+          this.deferDial(endpoint, r);
         }
       }
     }
-    this.setStatus(connected.size === 0 ? 'none' : missing === 0 ? 'full' : 'partial');
+    this.setStatus(this.sessions.size === 0 ? 'none' : missing === 0 ? 'full' : 'partial');
+  }
+
+  /** The peer with the lower identity dials us; we dial only if it has not after PEX_DIAL_GRACE_MS. */
+  private deferDial(ep: Endpoint, r: Redial): void {
+    this.stats.deferredDials++;
+    const grace = PEX_DIAL_GRACE_MS * (0.8 + 0.4 * this.random());
+    r.timer = this.scheduler.setTimeout(() => {
+      r.timer = undefined;
+      if (this.stopped) return;
+      if (this.sessions.has(r.identity)) {
+        // Connected (perhaps at another end point of that member): nothing to do here.
+        this.redials.delete(endpointKey(ep));
+        return;
+      }
+      this.stats.dials++;
+      this.emit('dial', ep, r.identity);
+    }, grace);
   }
 
   private setStatus(s: MeshStatus): void {

@@ -75,6 +75,8 @@ export class ChatNode extends EventEmitter {
   private readonly o: ChatNodeOptions;
   private readonly open = new Set<MemberSession>();
   private readonly sessionListeners = new Set<(s: MemberSession) => void>();
+  /** chatId → network ID, for every message to `hooks.message` (a database read per message otherwise). */
+  private readonly networkIds = new Map<number, Buffer>();
 
   private constructor(o: ChatNodeOptions, store: HistoryStore, service: ChatService, transport: ChatTransport) {
     super();
@@ -140,9 +142,9 @@ export class ChatNode extends EventEmitter {
   }
 
   private admitted(chatId: number, session: SecureChatSession): void {
-    const record = this.store.chat(chatId);
-    if (!record) return;
-    const s: MemberSession = { chatId, networkId: record.networkId, peer: session.peerIdentity, fingerprint: session.peerFingerprint, session };
+    const networkId = this.networkIdOf(chatId);
+    if (!networkId) return;
+    const s: MemberSession = { chatId, networkId, peer: session.peerIdentity, fingerprint: session.peerFingerprint, session };
     this.open.add(s);
     session.once('close', () => this.open.delete(s));
     for (const listener of [...this.sessionListeners]) {
@@ -245,6 +247,7 @@ export class ChatNode extends EventEmitter {
     if (!record) return;
     if (this.service.isOnlineSafe(chatId)) await this.service.goOffline(chatId);
     this.store.deleteChat(chatId);
+    this.networkIds.delete(chatId);
     const secrets = this.secrets();
     if (secrets[record.networkId.toString('hex')] !== undefined) {
       delete secrets[record.networkId.toString('hex')];
@@ -265,13 +268,13 @@ export class ChatNode extends EventEmitter {
     };
     s.on('message', (chatId: number, m: StoredMessage) => {
       this.emit('message', chatId, m);
-      const record = this.store.chat(chatId);
-      if (record) toHook(record.networkId, m.type, m.sender, m);
+      const networkId = this.networkIdOf(chatId);
+      if (networkId) toHook(networkId, m.type, m.sender, m);
     });
     s.on('plugin-message', (chatId: number, m: { type: number; from: string; payload: Buffer }) => {
-      const record = this.store.chat(chatId);
+      const networkId = this.networkIdOf(chatId);
       // Plugins get the payload after the type byte (file-share re-frames it with its own codec).
-      if (record) toHook(record.networkId, m.type, m.from, m.payload);
+      if (networkId) toHook(networkId, m.type, m.from, m.payload);
     });
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));
@@ -280,6 +283,15 @@ export class ChatNode extends EventEmitter {
     s.on('mesh-status', (chatId: number, status: MeshStatus) => this.emit('mesh', chatId, status));
     s.on('dial', (chatId: number, endpoint: Endpoint) => this.transport.dial(chatId, endpoint, true));
     s.on('protocol-error', (chatId: number, identity: string, err: unknown) => logger.info({ chatId, peer: identity, err }, 'chat protocol error'));
+  }
+
+  private networkIdOf(chatId: number): Buffer | undefined {
+    let id = this.networkIds.get(chatId);
+    if (!id) {
+      id = this.store.chat(chatId)?.networkId;
+      if (id) this.networkIds.set(chatId, id);
+    }
+    return id;
   }
 
   private secrets(): Record<string, string> {

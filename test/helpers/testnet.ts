@@ -1,6 +1,7 @@
 /**
  * A testnet: N real kernels in this process on 127.0.0.1, each with a throwaway
- * self-issued profile (RSA-2048 keys generated once per test run and reused) and an
+ * self-issued profile (RSA-2048 keys generated once per test run and reused; benches
+ * can ask for production-size RSA-4096 keys) and an
  * in-process rendezvous as discovery: a chat that announces is told every node that
  * announced the same network before it (like a tracker answering an announce).
  */
@@ -18,18 +19,32 @@ import { makeTempDir } from './temp-dir.js';
 export const TEST_KEY_BITS = 2048;
 const POLL_MS = 20;
 
-const keyPool: Array<Promise<RsaKeyPair>> = [];
+const keyPools = new Map<number, Array<Promise<RsaKeyPair>>>();
 
-/** The i-th test key pair of this run (generated on first use, then reused). */
-export function testKeyPair(i: number): Promise<RsaKeyPair> {
-  while (keyPool.length <= i) keyPool.push(generateRsaKeyPair({ bits: TEST_KEY_BITS }));
-  return keyPool[i]!;
+/** The i-th test key pair of this run with `bits` bits (generated on first use, then reused). */
+export function testKeyPair(i: number, bits = TEST_KEY_BITS): Promise<RsaKeyPair> {
+  let pool = keyPools.get(bits);
+  if (!pool) keyPools.set(bits, (pool = []));
+  while (pool.length <= i) pool.push(generateRsaKeyPair({ bits }));
+  return pool[i]!;
 }
 
 /** A fresh self-issued profile on a pooled key. */
-export async function testProfile(email: string, keyIndex: number, name = email.split('@')[0]!): Promise<Profile> {
-  const keyPair = await testKeyPair(keyIndex);
+export async function testProfile(email: string, keyIndex: number, name = email.split('@')[0]!, bits = TEST_KEY_BITS): Promise<Profile> {
+  const keyPair = await testKeyPair(keyIndex, bits);
   return Profile.createSelfIssued({ subject: { name, email }, keyPair });
+}
+
+export interface TestnetKeys {
+  /** RSA key size of the profiles. @default TEST_KEY_BITS */
+  bits?: number;
+  /**
+   * Distinct key pairs, shared round-robin by the profiles (each still has its own
+   * e-mail and certificate; signing and verifying cost the same). RSA-4096 key
+   * generation takes ~1 s each, so a bench of 50 production-size profiles uses a few.
+   * @default one per peer
+   */
+  distinct?: number;
 }
 
 interface Announced {
@@ -96,15 +111,17 @@ export class Testnet {
   /** More inline plugins for every kernel booted from now on (message-type plugins in tests). */
   extraPlugins: () => InlinePlugin[] = () => [];
   private readonly dirs: Array<{ cleanup(): void }> = [];
+  private readonly keys: TestnetKeys;
 
-  constructor(rendezvous: Rendezvous = new Rendezvous()) {
+  constructor(rendezvous: Rendezvous = new Rendezvous(), keys: TestnetKeys = {}) {
     this.rendezvous = rendezvous;
+    this.keys = keys;
   }
 
   /** Starts `n` kernels with profiles `peer<i>@test.local` (or the given e-mails). */
-  static async start(n: number, emails?: string[], rendezvous?: Rendezvous): Promise<Testnet> {
-    const net = new Testnet(rendezvous);
-    await Promise.all(Array.from({ length: n }, (_, i) => testKeyPair(i)));
+  static async start(n: number, emails?: string[], rendezvous?: Rendezvous, keys?: TestnetKeys): Promise<Testnet> {
+    const net = new Testnet(rendezvous, keys);
+    await Promise.all(Array.from({ length: Math.min(n, keys?.distinct ?? n) }, (_, i) => testKeyPair(i, keys?.bits)));
     try {
       for (let i = 0; i < n; i++) await net.addPeer(emails?.[i] ?? `peer${i}@test.local`, i);
     } catch (err) {
@@ -118,7 +135,7 @@ export class Testnet {
   async addPeer(email: string, keyIndex = this.peers.length): Promise<TestPeer> {
     const dir = makeTempDir('bitchat-testnet-');
     this.dirs.push(dir);
-    const profile = await testProfile(email, keyIndex);
+    const profile = await testProfile(email, keyIndex % (this.keys.distinct ?? Infinity), undefined, this.keys.bits);
     const kernel = await this.boot(dir.path, profile);
     const peer: TestPeer = {
       email,

@@ -125,6 +125,16 @@ describe('chat/history-store (real SQLite file, WAL)', () => {
     expect(store.undelivered(chatId, 'bob@x').map((m) => m.text)).to.deep.equal(['out2', 'out1']);
     expect(store.undelivered(chatId, 'carol@x').map((m) => m.text)).to.deep.equal(['out2', 'out1', 'out0']);
     expect(store.undelivered(chatId, 'carol@x', 1).map((m) => m.text)).to.deep.equal(['out2']);
+    // many acknowledgements in one transaction, each judged on its own
+    expect(store.markDeliveredMany(chatId, [
+      { id: ids[1]!, recipient: 'bob@x' },
+      { id: ids[1]!, recipient: 'bob@x' },
+      { id: ids[1]!, recipient: 'mallory@x' },
+      { id: ids[2]!, recipient: 'carol@x' },
+    ])).to.deep.equal([true, false, false, true]);
+    expect(store.undelivered(chatId, 'bob@x').map((m) => m.text)).to.deep.equal(['out2']);
+    expect(store.undelivered(chatId, 'carol@x').map((m) => m.text)).to.deep.equal(['out1', 'out0']);
+    expect(() => store.markDeliveredMany(chatId, [{ id: Buffer.alloc(3), recipient: 'bob@x' }])).to.throw();
   });
 
   it('syncs history between two stores by message IDs, without duplicates', () => {

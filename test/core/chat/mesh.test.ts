@@ -4,7 +4,8 @@ import { backoffDelay, BACKOFF_MAX_MS } from '../../../core/chat/backoff.js';
 import { ERR_CHAT_KEY_MISMATCH, ERR_CHAT_NOT_MEMBER } from '../../../core/chat/errors.js';
 import { compareHlc, HybridLogicalClock } from '../../../core/chat/hlc.js';
 import { HistoryStore, type StoredMessage } from '../../../core/chat/history-store.js';
-import { ChatMesh, type ChatMeshOptions } from '../../../core/chat/mesh.js';
+import { ChatMesh, type ChatMeshOptions, EVALUATE_COALESCE_MS, PEER_EXCHANGE_COALESCE_MS, PEX_DIAL_GRACE_MS } from '../../../core/chat/mesh.js';
+import type { Scheduler } from '../../../core/chat/session.js';
 import { decodeMessage } from '../../../core/chat/message-codec.js';
 import { ChatMessageTypes } from '../../../core/chat/message-types.js';
 import { deriveGroupKeys, derivePrivateKeys } from '../../../core/chat/network-id.js';
@@ -25,6 +26,37 @@ interface Node {
 }
 
 const cleanups: Array<() => void> = [];
+
+/** Timers that run only when the test advances the clock (mesh timers; sessions still deliver on setImmediate). */
+class ManualScheduler implements Scheduler {
+  private now = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.timers.set(++this.seq, { at: this.now + ms, fn });
+    return this.seq;
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number);
+  }
+  setInterval(): unknown {
+    return 0; // keep-alive: not under test here
+  }
+  clearInterval(): void {}
+  /** Runs every timer due within `ms`, in time order (bounded: timers added meanwhile count too, at most 10,000). */
+  advance(ms: number): void {
+    const until = this.now + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= until && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.now = next[1].at;
+      next[1].fn();
+    }
+    this.now = until;
+  }
+}
 let portSeq = 20000;
 
 function fp(identity: string, variant = ''): Buffer {
@@ -87,6 +119,22 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     sa.send(sa.sent.find((b) => b[0] === 2)!);
     await until(() => bob.mesh.stats.duplicates === 1, 3000, 'duplicate');
     expect(bob.received.length).to.equal(1);
+  });
+
+  it('a burst of texts is acknowledged with one Delivery per session, recorded in one go', async () => {
+    const keys = await deriveGroupKeys('burst');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'burst' };
+    const [a, b, c] = ['a@x.org', 'b@x.org', 'c@x.org'].map((id) => makeNode(id, chat)) as [Node, Node, Node];
+    await connect(a, b);
+    const [, cToA] = await connect(a, c);
+    const deliveries: Array<{ recipient: string }> = [];
+    a.mesh.on('delivery', (d: { recipient: string }) => deliveries.push(d));
+    const sent = Array.from({ length: 20 }, (_, i) => a.mesh.sendText(`burst ${i}`));
+    await until(() => deliveries.length === 40, 3000, 'all acknowledged');
+    const acks = cToA.sent.filter((m) => m[0] === 3).map((m) => decodeMessage(m));
+    expect(acks.length).to.equal(1);
+    expect(acks[0]!.kind === 'delivery' && acks[0]!.ids.map((id) => id.toString('hex'))).to.deep.equal(sent.map((m) => m.id.toString('hex')));
+    for (const m of sent) expect(a.store.deliveryOf(a.mesh.chat.chatId, m.id).every((d) => d.deliveredAt !== null)).to.equal(true);
   });
 
   it('private chat: refuses a valid certificate with the wrong e-mail, accepts own devices and, for an invitation, the derived peer', async () => {
@@ -204,6 +252,81 @@ describe('chat/mesh (in-memory sessions, real SQLite stores)', () => {
     expect(c.received.slice(1).map((m) => m.text).sort()).to.deep.equal(['missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4', 'missed from b']);
     expect(c.mesh.stats.syncedIn + c.mesh.stats.messagesIn).to.be.at.least(6);
     expect(new Set(c.received.map((m) => m.id.toString('hex'))).size).to.equal(7);
+  });
+
+  it('members that learn of each other from a peer list: the lower identity dials at once, the higher only after a grace', async () => {
+    const keys = await deriveGroupKeys('who dials');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'who dials' };
+    const scheduler = new ManualScheduler();
+    const [a, b, c] = ['a@x.org', 'b@x.org', 'c@x.org'].map((id) => makeNode(id, chat, { scheduler, random: () => 0.5 })) as [Node, Node, Node];
+    const dials: string[] = [];
+    for (const n of [a, c]) n.mesh.on('dial', (ep: Endpoint) => dials.push(`${n.identity}->${ep.port}`));
+    await connect(a, b);
+    await connect(b, c);
+    scheduler.advance(PEER_EXCHANGE_COALESCE_MS); // b introduces a and c to each other
+    await until(() => a.mesh.stats.peerExchangesReceived >= 1 && c.mesh.stats.peerExchangesReceived >= 1, 3000, 'peer lists');
+    scheduler.advance(EVALUATE_COALESCE_MS);
+    expect(dials).to.deep.equal([`a@x.org->${c.endpoint.port}`]);
+    expect(c.mesh.stats.deferredDials).to.equal(1);
+    scheduler.advance(PEX_DIAL_GRACE_MS * 0.99);
+    expect(dials.length).to.equal(1);
+    // a never got through (say c is behind a firewall a cannot pass): c dials after the grace
+    scheduler.advance(PEX_DIAL_GRACE_MS * 0.02);
+    expect(dials).to.deep.equal([`a@x.org->${c.endpoint.port}`, `c@x.org->${a.endpoint.port}`]);
+    await connect(a, c);
+    expect([a.mesh.status, b.mesh.status, c.mesh.status]).to.deep.equal(['full', 'full', 'full']);
+  });
+
+  it('a trigger update skips a session that lacks nothing in it', async () => {
+    const keys = await deriveGroupKeys('news');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'news' };
+    const scheduler = new ManualScheduler();
+    const [a, b, c, d] = ['a@x.org', 'b@x.org', 'c@x.org', 'd@x.org'].map((id) => makeNode(id, chat, { scheduler })) as [Node, Node, Node, Node];
+    const settle = async (): Promise<void> => {
+      // bounded: a few rounds of timers and deliveries until nothing is sent any more
+      for (let round = 0; round < 10; round++) {
+        const sent = [a, b, c, d].reduce((n, x) => n + x.mesh.stats.peerExchangesSent, 0);
+        scheduler.advance(1_000);
+        await new Promise((r) => setTimeout(r, 20));
+        if ([a, b, c, d].reduce((n, x) => n + x.mesh.stats.peerExchangesSent, 0) === sent) return;
+      }
+    };
+    await connect(a, b);
+    await connect(a, c);
+    await connect(b, c);
+    await settle();
+    await connect(d, b);
+    await settle(); // b told a and c about d
+    const [atB, atC] = [b.mesh.stats.peerExchangesReceived, c.mesh.stats.peerExchangesReceived];
+    const skipped = a.mesh.stats.peerExchangesSkipped;
+    await connect(d, a);
+    await settle();
+    // a's news (d) goes to c, which lacks d; b holds a session with d, and d had the same
+    // list in its introduction: both skipped (so are d's news for b, which has a)
+    expect(a.mesh.stats.peerExchangesSkipped - skipped).to.equal(2);
+    expect(c.mesh.stats.peerExchangesReceived).to.be.greaterThan(atC);
+    expect(b.mesh.stats.peerExchangesReceived).to.equal(atB);
+    expect([a, b, c, d].map((x) => x.mesh.status)).to.deep.equal(['full', 'full', 'partial', 'partial']); // c and d are not connected yet
+  });
+
+  it('a deferred dial is dropped when the lower identity connects first', async () => {
+    const keys = await deriveGroupKeys('grace');
+    const chat = { networkId: keys.networkId, kind: 'group' as const, name: 'grace' };
+    const scheduler = new ManualScheduler();
+    const [a, b, c] = ['a@x.org', 'b@x.org', 'c@x.org'].map((id) => makeNode(id, chat, { scheduler })) as [Node, Node, Node];
+    const dials: string[] = [];
+    c.mesh.on('dial', (ep: Endpoint) => dials.push(`c->${ep.port}`));
+    await connect(a, b);
+    await connect(b, c);
+    scheduler.advance(PEER_EXCHANGE_COALESCE_MS);
+    await until(() => c.mesh.stats.peerExchangesReceived >= 1, 3000, 'peer list at c');
+    scheduler.advance(EVALUATE_COALESCE_MS);
+    expect(c.mesh.stats.deferredDials).to.equal(1);
+    expect(c.mesh.status).to.equal('partial');
+    await connect(a, c);
+    scheduler.advance(PEX_DIAL_GRACE_MS * 2);
+    expect(dials).to.deep.equal([]);
+    expect(c.mesh.status).to.equal('full');
   });
 
   it('redials with back-off when a session dies of an error, not after a clean close', async () => {
