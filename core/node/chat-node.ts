@@ -6,7 +6,7 @@
  * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
  * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ChatService } from '../chat/chat-service.js';
@@ -35,6 +35,8 @@ export interface ChatNodeOptions {
   persist: () => Promise<void>;
   /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
+  /** The peer leaf's public key through the verifier's parse cache (the handshake then parses it once). */
+  peerPublicKey?: (der: Buffer) => KeyObject;
 }
 
 export interface ChatSummary {
@@ -119,6 +121,7 @@ export class ChatNode extends EventEmitter {
       logger: o.logger,
       localPort: () => connections.localPort,
       ...(o.verifiedCertificate ? { verifiedCertificate: o.verifiedCertificate } : {}),
+      ...(o.peerPublicKey ? { peerPublicKey: o.peerPublicKey } : {}),
     });
     const node = new ChatNode(o, store, service, transport);
     onAdmitted = (chatId, session) => node.admitted(chatId, session);

@@ -52,6 +52,8 @@ export interface ChatTransportOptions {
   localPort: () => number;
   /** The certificate as the verifier parsed it during the handshake, if it kept it. */
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
+  /** See `SecureChannelOptions.peerPublicKey`: the peer's key read through the verifier's cache. */
+  peerPublicKey?: (der: Buffer) => KeyObject;
   /** A session the chat admitted (membership checked); it emits 'close' when it ends. */
   admitted?: (chatId: number, session: SecureChatSession) => void;
 }
@@ -260,6 +262,7 @@ export class ChatTransport {
       identity: { certificateChain, privateKey },
       verifyPeer: verifyPeerWithHook(this.o.hooks.verifyCertificate, this.chatNetworkId(chatId)),
       ...(staple ? { staple } : {}),
+      ...(this.o.peerPublicKey ? { peerPublicKey: this.o.peerPublicKey } : {}),
     };
   }
 

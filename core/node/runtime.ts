@@ -12,6 +12,7 @@ import type { Profile } from '../identity/profile.js';
 import type { CertificateVerifier, PeerVerdict } from '../identity/verifier.js';
 import type { Storage } from '../storage.js';
 import { ChatNode } from './chat-node.js';
+import { ERR_NODE_LOCKED, NodeError } from './errors.js';
 import { IdentityService } from './identity-service.js';
 import type { PeerCertificate } from './secure-session.js';
 
@@ -111,6 +112,11 @@ export class NodeRuntime {
       profile,
       persist: () => this.identity!.persist(),
       verifiedCertificate: (der) => this.verified.get(der.toString('base64')),
+      peerPublicKey: (der) => {
+        // Locked since the handshake began: the handshake fails (as a bad certificate).
+        if (!this.verifier) throw new NodeError(ERR_NODE_LOCKED, 'the profile was locked');
+        return this.verifier.publicKeyOf(der);
+      },
     });
     this.host.register('chat', this.chatNode);
     // Online only now: discovery answers to the announcements must find the node.
