@@ -4,7 +4,8 @@
  * `chat`). Chat secrets live in the profile, never in the database.
  *
  * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
- * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus).
+ * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus);
+ * 'invitation' (Invitation), without a chatId first: a pending inbound invitation.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -18,7 +19,10 @@ import type { KernelHooks } from '../hooks.js';
 import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
+import { normaliseEmail } from '../chat/network-id.js';
 import { ChatTransport } from './chat-transport.js';
+import { ERR_NODE_INVITATION_SECRET, ERR_NODE_INVITATION_TOO_LARGE, NodeError } from './errors.js';
+import { type Invitation, Invitations, type InvitationsHost, MAX_INVITATION_TEXT_BYTES } from './invitations.js';
 import type { PeerCertificate, SecureChatSession } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
@@ -35,6 +39,12 @@ export interface ChatNodeOptions {
   persist: () => Promise<void>;
   /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
+  /** Lookup-only discovery for invitations (the DHT's); without it only `hooks.peerDiscovered` reports help. */
+  lookup?: InvitationsHost['lookup'];
+  /** The LAN discovery service, for "LAN only" inbound invitations. */
+  lanAnnounce?: InvitationsHost['lanAnnounce'];
+  /** How often an inviter looks the invitee up (tests shorten it). */
+  invitationLookupMs?: number;
 }
 
 export interface ChatSummary {
@@ -72,6 +82,7 @@ export class ChatNode extends EventEmitter {
   readonly service: ChatService;
   readonly transport: ChatTransport;
   readonly store: HistoryStore;
+  readonly invitations: Invitations;
   private readonly o: ChatNodeOptions;
   private readonly open = new Set<MemberSession>();
   private readonly sessionListeners = new Set<(s: MemberSession) => void>();
@@ -82,10 +93,28 @@ export class ChatNode extends EventEmitter {
     this.store = store;
     this.service = service;
     this.transport = transport;
+    const { profile } = o;
+    this.invitations = new Invitations({
+      connections: o.connections,
+      hooks: o.hooks,
+      service,
+      store,
+      logger: o.logger,
+      selfEmail: profile.email,
+      identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
+      settings: profile.settings,
+      persist: o.persist,
+      hasSecret: (networkId) => this.secretOf(networkId) !== undefined,
+      emit: (event, invitation) => this.emit(event, invitation),
+      emitMessage: (chatId, m) => this.emit('message', chatId, m),
+      ...(o.lookup ? { lookup: o.lookup } : {}),
+      ...(o.lanAnnounce ? { lanAnnounce: o.lanAnnounce } : {}),
+      ...(o.invitationLookupMs !== undefined ? { lookupIntervalMs: o.invitationLookupMs } : {}),
+    });
   }
 
-  get stats(): { chat: ChatService['stats']; transport: ChatTransport['stats'] } {
-    return { chat: this.service.stats, transport: this.transport.stats };
+  get stats(): { chat: ChatService['stats']; transport: ChatTransport['stats']; invitations: Invitations['stats'] } {
+    return { chat: this.service.stats, transport: this.transport.stats, invitations: this.invitations.stats };
   }
 
   /** Builds the chat side and brings back every chat that was online. */
@@ -164,10 +193,12 @@ export class ChatNode extends EventEmitter {
         this.o.logger.warn({ err, chatId: record.chatId }, 'a stored chat could not be restored');
       }
     }
+    await this.invitations.start();
   }
 
   /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */
   async stop(): Promise<void> {
+    await this.invitations.stop();
     // Meshes first: a stopped mesh ignores its sessions closing (no trigger update or
     // re-evaluation per session, which made stopping a big mesh quadratic per node).
     // goOffline clears the stored online flag, which must survive a restart: put it back.
@@ -184,6 +215,47 @@ export class ChatNode extends EventEmitter {
   peerDiscovered(networkId: NetworkId, endpoint: Endpoint): void {
     const record = this.store.chatByNetworkId(networkId);
     if (record && this.service.isOnlineSafe(record.chatId)) this.transport.dial(record.chatId, endpoint);
+    else this.invitations.peerDiscovered(networkId, endpoint);
+  }
+
+  /**
+   * Invites `email` into a private chat (spec §2.6, encrypted): the chat is opened and
+   * brought online, `text` is its first message, and it is delivered to the invitee's
+   * node as soon as discovery finds it, until the invitee joins.
+   */
+  async invite(email: string, text: string): Promise<ChatSummary> {
+    const peer = normaliseEmail(email);
+    if (Buffer.byteLength(text, 'utf8') > MAX_INVITATION_TEXT_BYTES) {
+      throw new NodeError(ERR_NODE_INVITATION_TOO_LARGE, `an invitation text is at most ${MAX_INVITATION_TEXT_BYTES} bytes`);
+    }
+    if (this.store.chats().some((c) => c.kind === 'private' && c.name === peer && this.secretOf(c.networkId) !== undefined)) {
+      throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
+    }
+    const summary = await this.openPrivateChat(peer);
+    if (!this.service.onlineMembers(summary.chatId).includes(peer)) await this.invitations.invite(summary.chatId, peer, text);
+    else this.service.send(summary.chatId, text);
+    return this.summary(this.store.chat(summary.chatId)!);
+  }
+
+  /** Pending inbound invitations (each holds an offline private chat). */
+  pendingInvitations(): Invitation[] {
+    return this.invitations.list();
+  }
+
+  /** Accepts the invitation from `email`: its text becomes the first message and the chat goes online. */
+  async acceptInvitation(email: string): Promise<ChatSummary> {
+    const chatId = await this.invitations.accept(email);
+    return this.summary(this.store.chat(chatId)!);
+  }
+
+  /** Declines the invitation from `email`: its offline chat is deleted. */
+  async declineInvitation(email: string): Promise<void> {
+    await this.leave(await this.invitations.decline(email));
+  }
+
+  /** Inbound invitations on/off and "LAN only" (kept in the profile). */
+  setInvitationPolicy(policy: { allow?: boolean; lanOnly?: boolean }): Promise<{ allow: boolean; lanOnly: boolean }> {
+    return this.invitations.setPolicy(policy);
   }
 
   list(): ChatSummary[] {
@@ -243,6 +315,7 @@ export class ChatNode extends EventEmitter {
   async leave(chatId: number): Promise<void> {
     const record = this.store.chat(chatId);
     if (!record) return;
+    await this.invitations.forget(chatId);
     if (this.service.isOnlineSafe(chatId)) await this.service.goOffline(chatId);
     this.store.deleteChat(chatId);
     const secrets = this.secrets();
@@ -275,7 +348,11 @@ export class ChatNode extends EventEmitter {
     });
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));
-    s.on('member-online', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: true }));
+    s.on('member-online', (chatId: number, identity: string) => {
+      // The invitee joined: the inviter stops looking (another device of ours does not count).
+      if (identity !== this.selfIdentity) this.invitations.stopInvite(chatId);
+      this.emit('member', chatId, { identity, online: true });
+    });
     s.on('member-offline', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: false }));
     s.on('mesh-status', (chatId: number, status: MeshStatus) => this.emit('mesh', chatId, status));
     s.on('dial', (chatId: number, endpoint: Endpoint) => this.transport.dial(chatId, endpoint, true));

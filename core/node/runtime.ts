@@ -28,6 +28,8 @@ export interface NodeHost {
   logger: Logger;
   profilePath: string | null;
   register(name: 'identity' | 'chat', value: unknown): void;
+  /** A plugin's service if registered (the DHT and LAN discovery, for invitations). */
+  tryResolve?(name: string): unknown;
 }
 
 export interface NodeRuntimeOptions {
@@ -39,6 +41,17 @@ export interface NodeRuntimeOptions {
   profileIterations?: number;
   /** RSA bits of profiles created through the identity service. */
   profileBits?: number;
+  /** How often an inviter looks the invitee up (tests shorten it; default 30 s). */
+  invitationLookupMs?: number;
+}
+
+interface LookupService {
+  lookup(networkId: Buffer): Promise<void>;
+}
+
+interface AnnounceService {
+  announce(networkId: Buffer, port: number): unknown;
+  withdraw(networkId: Buffer): unknown;
 }
 
 export class NodeRuntime {
@@ -111,6 +124,15 @@ export class NodeRuntime {
       profile,
       persist: () => this.identity!.persist(),
       verifiedCertificate: (der) => this.verified.get(der.toString('base64')),
+      lookup: async (networkId) => {
+        const dht = this.host.tryResolve?.('dht') as Partial<LookupService> | undefined;
+        if (typeof dht?.lookup === 'function') await dht.lookup(networkId);
+      },
+      lanAnnounce: {
+        announce: (networkId, port) => void (this.host.tryResolve?.('lan-discovery') as Partial<AnnounceService> | undefined)?.announce?.(networkId, port),
+        withdraw: (networkId) => void (this.host.tryResolve?.('lan-discovery') as Partial<AnnounceService> | undefined)?.withdraw?.(networkId),
+      },
+      ...(this.options.invitationLookupMs !== undefined ? { invitationLookupMs: this.options.invitationLookupMs } : {}),
     });
     this.host.register('chat', this.chatNode);
     // Online only now: discovery answers to the announcements must find the node.
