@@ -5,7 +5,8 @@
  *
  * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
  * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus);
- * 'invitation' (Invitation), without a chatId first: a pending inbound invitation.
+ * 'invitation' (Invitation), without a chatId first: a pending inbound invitation;
+ * 'invitation-delivered' (chatId, Endpoint): an outgoing invitation reached the invitee's node.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -106,6 +107,7 @@ export class ChatNode extends EventEmitter {
       persist: o.persist,
       hasSecret: (networkId) => this.secretOf(networkId) !== undefined,
       emit: (event, invitation) => this.emit(event, invitation),
+      emitDelivered: (chatId, endpoint) => this.emit('invitation-delivered', chatId, endpoint),
       emitMessage: (chatId, m) => this.emit('message', chatId, m),
       ...(o.lookup ? { lookup: o.lookup } : {}),
       ...(o.lanAnnounce ? { lanAnnounce: o.lanAnnounce } : {}),

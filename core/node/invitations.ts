@@ -141,6 +141,8 @@ export interface InvitationsHost {
   hasSecret: (networkId: Buffer) => boolean;
   /** A new pending invitation, and a stored message on acceptance, for the facade's events. */
   emit: (event: 'invitation', invitation: Invitation) => void;
+  /** An outgoing invitation reached the invitee's node at `endpoint`. */
+  emitDelivered: (chatId: number, endpoint: Endpoint) => void;
   emitMessage: (chatId: number, message: StoredMessage) => void;
   lookupIntervalMs?: number;
 }
@@ -364,6 +366,7 @@ export class Invitations {
       .then(() => {
         this.stats.deliveries++;
         o.delivered.set(key, Date.now());
+        this.h.emitDelivered(o.chatId, endpoint);
       })
       .catch((err: unknown) => {
         this.stats.deliveryFailures++;
