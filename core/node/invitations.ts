@@ -29,7 +29,7 @@ import type { ChatService } from '../chat/chat-service.js';
 import type { HistoryStore, StoredMessage } from '../chat/history-store.js';
 import type { Hlc } from '../chat/hlc.js';
 import { decodeMessage, encodeMessage } from '../chat/message-codec.js';
-import { derivePrivateKeysFromSalt, DERIVED_LENGTH, hashedEmail, maskedEmail, normaliseEmail } from '../chat/network-id.js';
+import { channelName, derivePrivateKeysFromSalt, DERIVED_LENGTH, hashedEmail, maskedEmail, normaliseEmail } from '../chat/network-id.js';
 import type { ChannelRequest, ConnectionManager } from '../connection/index.js';
 import { Signal } from '../connection/index.js';
 import type { KernelHooks } from '../hooks.js';
@@ -147,7 +147,8 @@ export interface InvitationsHost {
   lookupIntervalMs?: number;
 }
 
-function buildLocalList(): BlockList {
+/** The private, link-local and loopback ranges (built per instance: no module state). */
+export function localAddressList(): BlockList {
   const list = new BlockList();
   for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['169.254.0.0', 16]] as const) list.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) list.addSubnet(net, bits, 'ipv6');
@@ -182,7 +183,7 @@ export class Invitations {
   private readonly attempts = new Map<string, number>();
   private readonly recent: number[] = [];
   private readonly sessions = new Set<SecureChatSession>();
-  private readonly local = buildLocalList();
+  private readonly local = localAddressList();
   private readonly unsubscribe: () => void;
   private selfHashed: Promise<Buffer>;
   private announced: Buffer | undefined;
@@ -428,6 +429,10 @@ export class Invitations {
   private onChannel(request: ChannelRequest): void {
     if (this.stopped || !this.allowInbound || request.signal !== Signal.CONNECT_CHANNEL || request.name.length !== DERIVED_LENGTH) return;
     const connection = request.connection;
+    // A chat of ours that is offline: refused at once as before (the peer's mesh backs off),
+    // not taken for an invitation (which would cost a derivation and a failed handshake).
+    const local = this.h.connections.peerId;
+    if (this.h.store.chats().some((c) => channelName(c.networkId, local, connection.peerId).equals(request.name))) return;
     const host = connection.info.remote.host;
     if (this.lanOnly && (connection.info.virtual || !isLocalAddress(host, this.local))) {
       this.stats.refusedPolicy++;

@@ -4,7 +4,7 @@ import type { StoredMessage } from '../../../core/chat/history-store.js';
 import { encodeMessage } from '../../../core/chat/message-codec.js';
 import { derivePrivateKeys, hashedEmail, maskedEmail } from '../../../core/chat/network-id.js';
 import { ERR_NODE_INVITATION_SECRET } from '../../../core/node/errors.js';
-import type { Invitation } from '../../../core/node/invitations.js';
+import { type Invitation, isLocalAddress, localAddressList } from '../../../core/node/invitations.js';
 import { SecureChatSession } from '../../../core/node/secure-session.js';
 import { SecureChannel, verifyPeerWithHook } from '../../../core/secure-channel/index.js';
 import dhtPlugin from '../../../plugins/dht/index.js';
@@ -180,6 +180,17 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
       expect(bob.chat.pendingInvitations()).to.deep.equal([]);
     });
 
+    it('a channel of an offline chat is refused at once, not taken for an invitation', async () => {
+      const [alice, bob] = await pair();
+      const a = await alice.chat.openPrivateChat(BOB);
+      const b = await bob.chat.openPrivateChat(ALICE);
+      await bob.chat.goOffline(b.chatId);
+      alice.chat.peerDiscovered(a.networkId, endpointOf(bob));
+      await waitFor(() => alice.chat.stats.transport.dialFailures === 1, 'alice\'s dial refused');
+      expect(bob.chat.stats.invitations.inboundAccepted).to.equal(0);
+      expect(bob.chat.pendingInvitations()).to.deep.equal([]);
+    });
+
     it('a secret-protected private chat cannot be invited into', async () => {
       const [alice, bob] = await pair();
       await alice.chat.openPrivateChat(BOB, 's3cret');
@@ -191,5 +202,13 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
       expect(await rawInvitation(alice, bob, await hashedEmail(ALICE), withSecret.networkSecret, Buffer.from([0]))).to.equal('failed');
       expect(bob.chat.pendingInvitations()).to.deep.equal([]);
     });
+  });
+
+  it('"LAN only" admits private, link-local and loopback addresses', () => {
+    const list = localAddressList();
+    for (const h of ['127.0.0.1', '10.1.2.3', '172.16.0.9', '192.168.1.1', '169.254.3.4', '::1', 'fe80::1', 'fd00::5', '::ffff:192.168.0.2']) {
+      expect(isLocalAddress(h, list), h).to.equal(true);
+    }
+    for (const h of ['8.8.8.8', '172.32.0.1', '2001:db8::1', '::ffff:1.2.3.4', 'example.com', '']) expect(isLocalAddress(h, list), h).to.equal(false);
   });
 });
