@@ -143,6 +143,17 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
       expect(bob.chat.pendingInvitations()).to.deep.equal([]);
     });
 
+    it('a pending invitation survives a restart of the invitee, offline, and is accepted after it', async () => {
+      const [alice, bob] = await pair();
+      const a = await inviteDirect(alice, bob, 'still there?');
+      await waitFor(() => bob.chat.pendingInvitations().length === 1, 'bob holds the invitation');
+      await net!.restartPeer(bob);
+      expect(bob.chat.pendingInvitations().map((i) => i.text)).to.deep.equal(['still there?']);
+      expect(bob.chat.list().map((c) => c.online)).to.deep.equal([false]);
+      await bob.chat.acceptInvitation(ALICE);
+      await waitFor(() => alice.chat.members(a).some((m) => m.identity === BOB && m.online), 'they meet');
+    });
+
     it('an invitee with invitations off never sees it', async () => {
       const [alice, bob] = await pair();
       expect(await bob.chat.setInvitationPolicy({ allow: false })).to.deep.equal({ allow: false, lanOnly: false });
