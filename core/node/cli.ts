@@ -34,9 +34,11 @@ const DEFAULT_SEND_WAIT_S = 10;
 const DEFAULT_HISTORY_LIMIT = 20;
 
 
-interface CommonArgs extends ConfigCliArgs {
+/** The options every command that reaches a node takes. */
+export interface NodeCliArgs extends ConfigCliArgs {
   'password-file'?: string;
 }
+type CommonArgs = NodeCliArgs;
 
 function line(m: MessageJson): string {
   const when = new Date(m.sentAt).toISOString().replace('T', ' ').slice(0, 19);
@@ -48,24 +50,29 @@ function runningNode(config: KernelConfig): Promise<ControlClient | undefined> {
   return ControlClient.connect(controlSocketPath(config.dataDir));
 }
 
-interface NodeLink {
+export interface NodeLink {
   caller: ControlCaller;
   /** True when the calls go to a node of another process. */
   remote: boolean;
   close(): Promise<void>;
 }
 
-/** The running node's socket, else a node this process starts, unlocks and stops again in `close`. */
-async function linkToNode(args: CommonArgs): Promise<NodeLink> {
+/**
+ * The running node's socket, else a node this process starts (and unlocks, unless
+ * `unlock: false`: for commands that need no network) and stops again in `close`.
+ * Plugins' commands use it too, so they also work beside a running node.
+ */
+export async function linkToNode(args: NodeCliArgs, options: { unlock?: boolean } = {}): Promise<NodeLink> {
   const config = configFromCliArgs(args);
   const client = await runningNode(config);
   if (client) return { caller: client, remote: true, close: async () => client.close() };
-  if (config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
-  const password = await readPassword(args);
+  const unlock = options.unlock ?? true;
+  if (unlock && config.profile === null) throw new NodeError(ERR_NODE_NO_PROFILE, 'the config has no profile (relay-only node)');
+  const password = unlock ? await readPassword(args) : undefined;
   const kernel = await Kernel.create({ config });
   await kernel.start();
   try {
-    await kernel.resolve('identity').unlock(password);
+    if (password !== undefined) await kernel.resolve('identity').unlock(password);
   } catch (err) {
     await kernel.stop();
     throw err;

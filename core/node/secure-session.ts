@@ -11,7 +11,7 @@ import { parseCertificate } from '../identity/certificate.js';
 import type { SecureChannel } from '../secure-channel/index.js';
 import type { Endpoint, PeerId } from '../types.js';
 import { ERR_NODE_BAD_FRAME, ERR_NODE_NO_IDENTITY, ERR_NODE_SLOW_PEER, NodeError } from './errors.js';
-import { encodeSessionFrame, MAX_FRAME_DATA, MESSAGE_PORT, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
+import { encodeSessionFrame, MAX_FRAME_DATA, MESSAGE_PORT, SESSION_FRAME_HEADER, SessionFrameDecoder, type SessionFrame } from './session-frame.js';
 
 /** Who the peer is, read from the leaf of its verified chain. */
 export interface PeerCertificate {
@@ -36,6 +36,17 @@ export function peerCertificateOf(channel: SecureChannel): PeerCertificate {
  */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
+/** Bytes a stream port buffers for a reader that is behind before the session stops reading (see `openStream`). */
+export const STREAM_READ_BUFFER = 1024 * 1024;
+
+/** The session frame header (spec §4.2) of `length` stream bytes on `port`. */
+function streamFrameHeader(port: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(SESSION_FRAME_HEADER);
+  header.writeUInt16LE(port, 0);
+  header.writeUInt16LE(length, 2);
+  return header;
+}
+
 export class SecureChatSession extends EventEmitter implements ChatSession {
   readonly peerIdentity: string;
   readonly peerFingerprint: Buffer;
@@ -49,6 +60,8 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
   private error: Error | undefined;
   /** Stream ports opened with `openStream`; frames on other ports are counted and dropped. */
   private readonly streams = new Map<number, Duplex>();
+  /** Ports whose reader is behind; while any is, the channel is paused. */
+  private readonly stalled = new Set<number>();
 
   /** `certificate`: the peer's, already parsed (the transport caches them); else read from the channel. */
   constructor(channel: SecureChannel, peerId: PeerId, remote: Endpoint | undefined, certificate?: PeerCertificate) {
@@ -91,25 +104,35 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
    * One ordered byte stream on session port `port` (1..65535, spec §4.2), e.g. file-share
    * block data. Writes are cut into frames and call back once the channel drained, so a
    * writer that waits for its callbacks (pipe, `write` → false → 'drain') gets
-   * back-pressure. Reads are not flow-controlled per port (the channel carries chat
-   * messages too): the protocol on the port must bound what the peer may send (file
-   * sharing does, by its request pipeline). Ends when the session closes.
+   * back-pressure. Reads are flow-controlled too: when the stream holds
+   * STREAM_READ_BUFFER bytes its reader has not taken, the session stops reading the
+   * channel until the reader catches up, so the secure channel, the connection layer's
+   * credit window and TCP hold the sender back and nothing here grows without bound.
+   * The price is head-of-line blocking: chat messages of this session wait too, so a
+   * port's reader must keep reading (or destroy the stream). Ends when the session closes.
    */
   openStream(port: number): Duplex {
     if (!Number.isInteger(port) || port <= MESSAGE_PORT || port > 0xffff) throw new NodeError(ERR_NODE_BAD_FRAME, `stream port ${port} out of range`);
     if (this.streams.has(port)) throw new NodeError(ERR_NODE_BAD_FRAME, `stream port ${port} already open`);
     const channel = this.channel;
     const stream = new Duplex({
-      read: () => undefined,
+      readableHighWaterMark: STREAM_READ_BUFFER,
+      read: () => this.unstall(port),
       write: (chunk: Buffer, _encoding, callback) => {
         if (this.done) {
           callback(new NodeError(ERR_NODE_BAD_FRAME, 'the session is closed'));
           return;
         }
+        // Header and data go to the channel as separate pieces (it seals them together):
+        // the data is not copied to be framed. Corked, they reach it in one batch.
         let ok = true;
+        channel.cork();
         for (let off = 0; off < chunk.length; off += MAX_FRAME_DATA) {
-          ok = channel.write(encodeSessionFrame(port, chunk.subarray(off, off + MAX_FRAME_DATA)));
+          const piece = chunk.subarray(off, off + MAX_FRAME_DATA);
+          channel.write(streamFrameHeader(port, piece.length));
+          ok = channel.write(piece);
         }
+        channel.uncork();
         if (ok) {
           callback();
           return;
@@ -124,6 +147,7 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
       },
       destroy: (err, callback) => {
         if (this.streams.get(port) === stream) this.streams.delete(port);
+        this.unstall(port);
         callback(err);
       },
     });
@@ -143,12 +167,25 @@ export class SecureChatSession extends EventEmitter implements ChatSession {
     if (frame.port !== MESSAGE_PORT) {
       this.stats.streamFrames++;
       // A port nobody opened (yet) is dropped: the protocol on it re-requests.
-      this.streams.get(frame.port)?.push(frame.data);
+      const stream = this.streams.get(frame.port);
+      if (stream && !stream.push(frame.data)) this.stall(frame.port);
       return;
     }
     this.stats.messagesIn++;
     this.emit('message', frame.data);
   };
+
+  /** A port's reader is behind: stop reading the channel (back-pressure to the sender). */
+  private stall(port: number): void {
+    if (this.stalled.size === 0) this.channel.pause();
+    this.stalled.add(port);
+  }
+
+  /** The port's reader wants more (or the port closed): read on once no port is behind. */
+  private unstall(port: number): void {
+    if (!this.stalled.delete(port) || this.stalled.size > 0 || this.done) return;
+    this.channel.resume();
+  }
 
   private finish(error: Error | undefined): void {
     if (this.done) return;

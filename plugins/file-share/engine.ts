@@ -18,7 +18,7 @@ import { reserveDownloadPath } from './sanitize.js';
 import { DownloadScheduler } from './scheduler.js';
 import { BlockWriter, type FileShareStore, type FileState, type FsyncPolicy, type OpenBlockFile } from './store.js';
 import {
-  BlockStreamDecoder, FRAME_KINDS, MESSAGE_TYPES, REJECT_REASONS, decodeMessage, encodeBlockFrame, encodeBlockHeader,
+  BlockStreamDecoder, FRAME_HEADER_BYTES, type BlockFrameHeader, FRAME_KINDS, MESSAGE_TYPES, REJECT_REASONS, allocBlockFrame, decodeMessage, encodeBlockFrame,
   encodeMessage, type BlockFrame, type FileShareMessage,
 } from './wire.js';
 
@@ -28,6 +28,22 @@ const MAX_PENDING_ADVERTISEMENTS = 1_000;
 const MAX_UPLOAD_QUEUE = 256;
 /** Largest single write on a block stream. */
 const WRITE_PIECE = 60 * 1024;
+/**
+ * Bytes of block reads an upload keeps in flight ahead of the socket (at least one
+ * read): one read at a time left the link idle for a thread-pool round trip per block.
+ * Also the most one coalesced read takes.
+ */
+const READ_AHEAD_BYTES = 1024 * 1024;
+/** Cap on those reads, by count (scattered small blocks). */
+const MAX_READ_AHEAD = 8;
+/**
+ * How long a cancelled request may still be answered: the peer may have sent the
+ * block before our CANCEL arrived. A BLOCK frame for a block that was never asked
+ * of that peer, or whose grace ran out, breaks the link.
+ */
+const CANCEL_GRACE_FACTOR = 2;
+/** Asked-for entries per peer above which expired ones are swept. */
+const ASKED_SWEEP_AT = 512;
 /** Window over which the download rate is measured. */
 const RATE_WINDOW_MS = 1_000;
 
@@ -35,6 +51,8 @@ const RATE_WINDOW_MS = 1_000;
 export interface PeerLink {
   /** Unique per link on this node; also orders stripes, so it must be the same ID the peer's engine is told as its `selfId`. */
   readonly peerId: string;
+  /** Who the peer is, for people (an e-mail; several nodes may share one). @default peerId */
+  readonly identity?: string;
   /**
    * Sends one file-share chat message (type byte ‖ payload) to the peer, in order.
    * `chats`: the chats the message is about (advertisements): a link merged over several
@@ -59,7 +77,7 @@ export interface FileShareEngineOptions {
   downloadDir: string;
   /** Largest file accepted from an advertisement. */
   maxFileSize?: number;
-  /** Requests in flight per peer. @default 16 */
+  /** Requests in flight per peer. @default 32 */
   pipeline?: number;
   /** @default 30000 */
   requestTimeoutMs?: number;
@@ -117,6 +135,7 @@ export interface FileShareEngineStats {
 }
 
 export interface FileShareEvents {
+  /** A new file was offered; the string is who offered it (the link's identity). */
   advertised: [FileInfo, string];
   advertisementRefused: [{ peerId: string; error: FileShareError }];
   progress: [FileProgress];
@@ -154,10 +173,17 @@ interface FileEntry {
   rate: number;
 }
 
+interface UploadJob {
+  entry: FileEntry;
+  block: number;
+}
+
 interface PeerEntry {
   link: PeerLink;
   decoder: BlockStreamDecoder;
-  queue: Array<{ entry: FileEntry; block: number }>;
+  /** Blocks asked of this peer and not answered (`fileId:block` -> 0, or when a cancelled one stops being welcome). */
+  asked: Map<string, number>;
+  queue: UploadJob[];
   uploading: boolean;
   closed: boolean;
   uploadedBytes: number;
@@ -234,8 +260,9 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     this.removePeer(link.peerId);
     const onData = (chunk: Buffer): void => this.#onBlockData(peer, chunk);
     const onEnd = (): void => this.removePeer(link.peerId);
+    const asked = new Map<string, number>();
     const peer: PeerEntry = {
-      link, decoder: new BlockStreamDecoder(), queue: [], uploading: false, closed: false, uploadedBytes: 0, receivedBytes: 0,
+      link, decoder: new BlockStreamDecoder(undefined, (h) => this.#checkFrame(asked, h)), asked, queue: [], uploading: false, closed: false, uploadedBytes: 0, receivedBytes: 0,
       detach: () => {
         link.blocks.off('data', onData);
         link.blocks.off('close', onEnd);
@@ -266,6 +293,11 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.scheduler?.removePeer(peerId);
     }
     if (closeLink) peer.link.close();
+  }
+
+  /** IDs of the peers linked now. */
+  get peers(): string[] {
+    return [...this.#peers.keys()];
   }
 
   /** Bytes this node sent to a peer on its block stream. */
@@ -382,10 +414,16 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       entry.partPath = reserved.partPath;
       bitmap = Buffer.alloc(0);
     }
-    entry.writer = await BlockWriter.open(this.#o.store, entry.id, entry.meta, entry.partPath, bitmap, {
+    const writer = await BlockWriter.open(this.#o.store, entry.id, entry.meta, entry.partPath, bitmap, {
       ...(this.#o.fsync ? { fsync: this.#o.fsync } : {}),
       ...(this.#o.openBlockFile ? { open: this.#o.openBlockFile } : {}),
     });
+    // The engine may have closed (node stopping) while the file was opened: it must not stay open.
+    if (this.#closed) {
+      await writer.close().catch(() => undefined);
+      return;
+    }
+    entry.writer = writer;
     entry.have = entry.writer.written;
     entry.state = 'active';
     entry.error = null;
@@ -397,8 +435,8 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       ...(this.#o.pipeline ? { pipeline: this.#o.pipeline } : {}),
       ...(this.#o.requestTimeoutMs ? { requestTimeoutMs: this.#o.requestTimeoutMs } : {}),
       ...(this.#o.maxStrikes ? { maxStrikes: this.#o.maxStrikes } : {}),
-      request: (peerId, block) => this.#sendTo(peerId, { type: MESSAGE_TYPES.REQUEST, fileId: entry.id, block }),
-      cancel: (peerId, block) => this.#sendTo(peerId, { type: MESSAGE_TYPES.CANCEL, fileId: entry.id, block }),
+      request: (peerId, block) => this.#request(entry, peerId, block),
+      cancel: (peerId, block) => this.#cancelRequest(entry, peerId, block),
       onBan: (peerId) => {
         this.stats.peersBanned++;
         this.emit('peerBanned', { fileId: entry.key, peerId });
@@ -484,11 +522,6 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (!peer.closed) peer.link.sendMessage(encodeMessage(msg), chats?.size ? chats : undefined);
   }
 
-  #sendTo(peerId: string, msg: FileShareMessage): void {
-    const peer = this.#peers.get(peerId);
-    if (peer) this.#send(peer, msg);
-  }
-
   /** Sends to every linked peer in the file's chats. */
   #broadcast(entry: FileEntry, msg: FileShareMessage): void {
     const bytes = encodeMessage(msg);
@@ -524,7 +557,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       else for (const c of peer.link.chats ?? []) entry.chats.add(c);
       this.#persist(entry);
       for (const chat of entry.chats) this.#o.store.addChat(entry.id, chat);
-      this.emit('advertised', this.#info(entry), peer.link.peerId);
+      this.emit('advertised', this.#info(entry), peer.link.identity ?? peer.link.peerId);
       if (this.#o.autoDownload) this.download(key).catch((err: unknown) => this.#fail(entry!, err, true));
       return;
     }
@@ -551,34 +584,39 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (!peer.closed) peer.link.blocks.write(encodeBlockFrame({ kind: FRAME_KINDS.REJECT, fileId: entry.id, block, reason }));
   }
 
+  /**
+   * Serves the peer's queued requests in order, reading ahead while earlier frames go
+   * out. Requests for contiguous blocks of one file (the scheduler asks in runs) are
+   * read with one `readv` into their frames.
+   */
   async #pump(peer: PeerEntry): Promise<void> {
     if (peer.uploading) return;
     peer.uploading = true;
-    const read = (job: { entry: FileEntry; block: number }): Promise<Buffer | null> =>
-      this.#readBlock(job.entry, job.block).catch(() => null);
+    const reads: Array<{ jobs: UploadJob[]; bytes: number; frames: Promise<Buffer[] | null> }> = [];
+    let readingBytes = 0;
     try {
-      let job = peer.queue.shift();
-      let pending = job ? read(job) : null;
-      while (job && pending && !peer.closed) {
-        const data = await pending;
-        // Read the next block while this one goes out.
-        const next = peer.queue.shift();
-        pending = next ? read(next) : null;
+      while (!peer.closed) {
+        while (peer.queue.length > 0 && reads.length < MAX_READ_AHEAD && readingBytes < READ_AHEAD_BYTES) {
+          const jobs = takeRun(peer.queue);
+          const bytes = jobs.reduce((n, j) => n + blockLength(j.entry.meta, j.block), 0);
+          readingBytes += bytes;
+          reads.push({ jobs, bytes, frames: this.#readFrames(jobs[0]!.entry, jobs[0]!.block, jobs.length).catch(() => null) });
+        }
+        const next = reads.shift();
+        if (!next) break;
+        const frames = await next.frames;
+        readingBytes -= next.bytes;
         if (peer.closed) break;
-        if (!data) {
-          this.#reject(peer, job.entry, job.block, REJECT_REASONS.NOT_AVAILABLE);
-        } else {
-          const flowing = writeFrame(peer.link.blocks, encodeBlockHeader(job.entry.id, job.block, data.length), data);
-          peer.uploadedBytes += data.length;
-          this.stats.uploadedBytes += data.length;
-          this.stats.requestsServed++;
-          if (!flowing) await waitDrain(peer.link.blocks);
+        if (!frames) {
+          for (const job of next.jobs) this.#reject(peer, job.entry, job.block, REJECT_REASONS.NOT_AVAILABLE);
+          continue;
         }
-        job = next;
-        if (!job && peer.queue.length > 0) {
-          job = peer.queue.shift();
-          pending = job ? read(job) : null;
-        }
+        let flowing = true;
+        for (const frame of frames) flowing = writeFrame(peer.link.blocks, frame);
+        peer.uploadedBytes += next.bytes;
+        this.stats.uploadedBytes += next.bytes;
+        this.stats.requestsServed += frames.length;
+        if (!flowing) await waitDrain(peer.link.blocks);
       }
     } finally {
       peer.uploading = false;
@@ -587,19 +625,62 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     if (peer.queue.length > 0 && !peer.closed) void this.#pump(peer);
   }
 
-  async #readBlock(entry: FileEntry, block: number): Promise<Buffer> {
-    if (!entry.have.has(block)) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'block not held');
-    if (entry.writer) return entry.writer.readBlock(block);
+  /** Whole BLOCK frames (header and data) for `count` blocks from `first`, the data read straight into them. */
+  async #readFrames(entry: FileEntry, first: number, count: number): Promise<Buffer[]> {
+    const frames: Buffer[] = [];
+    for (let b = first; b < first + count; b++) {
+      if (!entry.have.has(b)) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'block not held');
+      frames.push(allocBlockFrame(entry.id, b, blockLength(entry.meta, b)));
+    }
+    const writer = entry.writer;
+    if (writer) {
+      await Promise.all(frames.map((frame, i) => writer.readBlock(first + i, frame, FRAME_HEADER_BYTES)));
+      return frames;
+    }
     if (!entry.path) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'no file to read');
     if (this.#closed) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'engine is closed');
     const opening = (entry.reader ??= fsp.open(entry.path, 'r'));
     opening.catch(() => { if (entry.reader === opening) entry.reader = null; });
     const handle = await opening;
-    const length = blockLength(entry.meta, block);
-    const out = Buffer.allocUnsafe(length);
-    const { bytesRead } = await handle.read(out, 0, length, block * entry.meta.blockSize);
-    if (bytesRead !== length) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'shared file shrank');
-    return out;
+    const views = frames.map((f) => f.subarray(FRAME_HEADER_BYTES));
+    const want = views.reduce((n, v) => n + v.length, 0);
+    const { bytesRead } = await handle.readv(views, first * entry.meta.blockSize);
+    if (bytesRead !== want) throw new FileShareError(FILE_SHARE_ERRORS.BAD_STATE, 'shared file shrank');
+    return frames;
+  }
+
+  #request(entry: FileEntry, peerId: string, block: number): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    peer.asked.set(askedKey(entry.key, block), 0);
+    this.#send(peer, { type: MESSAGE_TYPES.REQUEST, fileId: entry.id, block });
+  }
+
+  #cancelRequest(entry: FileEntry, peerId: string, block: number): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    const key = askedKey(entry.key, block);
+    const now = Date.now();
+    if (peer.asked.has(key)) peer.asked.set(key, now + CANCEL_GRACE_FACTOR * (this.#o.requestTimeoutMs ?? 30_000));
+    if (peer.asked.size > ASKED_SWEEP_AT) for (const [k, until] of peer.asked) if (until !== 0 && until < now) peer.asked.delete(k);
+    this.#send(peer, { type: MESSAGE_TYPES.CANCEL, fileId: entry.id, block });
+  }
+
+  /** Before a frame's data is buffered: a BLOCK must answer a request to this peer and have the advertised length. */
+  #checkFrame(asked: Map<string, number>, h: BlockFrameHeader): string | undefined {
+    const key = askedKey(h.fileId.toString('hex'), h.block);
+    const until = asked.get(key);
+    if (until === undefined || (until !== 0 && until < Date.now())) {
+      // A late REJECT is harmless (one byte); a BLOCK nobody asked for is not.
+      return h.kind === FRAME_KINDS.BLOCK ? `block ${h.block} was not asked for` : undefined;
+    }
+    asked.delete(key);
+    if (h.kind !== FRAME_KINDS.BLOCK) return undefined;
+    const entry = this.#files.get(h.fileId.toString('hex'));
+    if (entry && h.block < entry.have.size && h.length !== blockLength(entry.meta, h.block)) {
+      return `block ${h.block} has ${h.length} bytes, not ${blockLength(entry.meta, h.block)}`;
+    }
+    return undefined;
   }
 
   #onBlockData(peer: PeerEntry, chunk: Buffer): void {
@@ -647,7 +728,9 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
       await this.#fail(entry, err);
       return;
     }
-    if (entry.writer !== writer) return;
+    // Paused or stopped meanwhile. (Completion also drops the writer: blocks written in
+    // the same gathered write as the last one still count.)
+    if (entry.writer !== writer && !entry.finishing) return;
     this.stats.blocksVerified++;
     entry.rateBytes += data.length;
     this.#broadcast(entry, { type: MESSAGE_TYPES.HAVE, fileId: entry.id, block });
@@ -722,14 +805,28 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
 }
 
 /**
- * Writes header + data in pieces of at most WRITE_PIECE bytes: loopback TCP has
- * a slow case at exactly-64-KiB writes (see STACK.md), and a block is 64 KiB.
+ * Writes a frame in pieces of at most WRITE_PIECE bytes (views, no copies): loopback
+ * TCP has a slow case at exactly-64-KiB writes (see STACK.md), and a block is 64 KiB.
  */
-function writeFrame(stream: Duplex, header: Buffer, data: Buffer): boolean {
-  const firstTake = Math.min(data.length, WRITE_PIECE - header.length);
-  let flowing = stream.write(Buffer.concat([header, data.subarray(0, firstTake)]));
-  for (let off = firstTake; off < data.length; off += WRITE_PIECE) flowing = stream.write(data.subarray(off, off + WRITE_PIECE));
+function writeFrame(stream: Duplex, frame: Buffer): boolean {
+  let flowing = true;
+  for (let off = 0; off < frame.length; off += WRITE_PIECE) flowing = stream.write(frame.subarray(off, off + WRITE_PIECE));
   return flowing;
+}
+
+/** Takes the first queued job and the ones after it that continue it (same file, next block), up to READ_AHEAD_BYTES. */
+function takeRun(queue: UploadJob[]): UploadJob[] {
+  const run = [queue.shift()!];
+  let bytes = blockLength(run[0]!.entry.meta, run[0]!.block);
+  for (;;) {
+    const last = run[run.length - 1]!;
+    const next = queue[0];
+    if (!next || next.entry !== last.entry || next.block !== last.block + 1) break;
+    bytes += blockLength(next.entry.meta, next.block);
+    if (bytes > READ_AHEAD_BYTES) break;
+    run.push(queue.shift()!);
+  }
+  return run;
 }
 
 function waitDrain(stream: Duplex): Promise<void> {
@@ -744,6 +841,10 @@ function waitDrain(stream: Duplex): Promise<void> {
     stream.on('close', done);
     stream.on('error', done);
   });
+}
+
+function askedKey(fileKey: string, block: number): string {
+  return `${fileKey}:${block}`;
 }
 
 /** True when the link's peer is in one of the file's chats, or either side is unscoped. */

@@ -30,6 +30,8 @@ export const FILE_SHARE_ERRORS = {
   BAD_STATE: 'ERR_FILE_SHARE_BAD_STATE',
   /** `bitchat share --chat` names no joined chat. */
   UNKNOWN_CHAT: 'ERR_FILE_SHARE_UNKNOWN_CHAT',
+  /** A path given over the control socket is not absolute (the node's working folder is not the caller's). */
+  BAD_PATH: 'ERR_FILE_SHARE_BAD_PATH',
 } as const;
 
 export type FileShareErrorCode = (typeof FILE_SHARE_ERRORS)[keyof typeof FILE_SHARE_ERRORS];

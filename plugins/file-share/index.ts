@@ -7,30 +7,30 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
-import type { MessageEvent } from '../../core/types.js';
 import { ChatLinks, type ChatSessionSource } from './chat-links.js';
-import { addFileShareCommands } from './cli.js';
+import { addFileShareCommands, type ChatDirectory } from './cli.js';
+import { addFileShareMethods } from './control-methods.js';
 import { MAX_FILE_SIZE, PLUGIN_NAME } from './constants.js';
 import { FileShareService } from './service.js';
 import { FILE_SHARE_MIGRATIONS, type FsyncPolicy } from './store.js';
-import { MESSAGE_TYPES, registerMessageTypes } from './wire.js';
+import { registerMessageTypes } from './wire.js';
 
 export interface FileShareOptions {
   /** Where downloads go; `~/` is the home folder, a relative path is under the data folder. @default "downloads" */
   downloadDir: string;
   /** Largest file accepted from an advertisement, bytes. @default 4294967296 (4 GiB) */
   maxFileSize: number;
-  /** Block requests in flight per peer (16 x 64 KiB = 1 MiB keeps loopback busy). @default 16 */
+  /** Block requests in flight per peer (32 x 64 KiB = 2 MiB keeps loopback busy). @default 32 */
   pipeline: number;
   /** A request unanswered this long is re-queued. @default 30000 */
   requestTimeoutMs: number;
   /** Bad blocks before a peer is banned from a download. @default 3 */
   maxStrikes: number;
-  /** fsync of `.part` files: every block, every 32 blocks, or never. @default "batch" */
+  /** fsync of `.part` files: every block, every 8 MiB, or never. @default "batch" */
   fsync: FsyncPolicy;
   /** Download every advertised file without asking. @default false */
   autoDownload: boolean;
-  /** ID this node is known by to its peers (stripes order on it); the chat layer sets it. @default random per run */
+  /** ID this node is known by to its peers (stripes order on it); the chat wiring sets the node ID. @default random per run */
   selfId?: string;
 }
 
@@ -40,15 +40,13 @@ declare module '../../core/plugin.js' {
   }
 }
 
-const FILE_SHARE_TYPES = new Set<number>(Object.values(MESSAGE_TYPES));
-
 export const FILE_SHARE_OPTIONS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
     downloadDir: { type: 'string', minLength: 1, default: 'downloads', description: 'Where downloads go.' },
     maxFileSize: { type: 'integer', minimum: 0, maximum: MAX_FILE_SIZE, default: 4 * 1024 ** 3, description: 'Largest file accepted, bytes.' },
-    pipeline: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'Requests in flight per peer.' },
+    pipeline: { type: 'integer', minimum: 1, maximum: 64, default: 32, description: 'Requests in flight per peer.' },
     requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000, description: 'Request timeout.' },
     maxStrikes: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'Bad blocks before a ban.' },
     fsync: { enum: ['always', 'batch', 'never'], default: 'batch', description: 'fsync policy of .part files.' },
@@ -91,6 +89,9 @@ export default definePlugin<FileShareOptions>({
     });
     api.hooks.registerMessageTypes.tap(PLUGIN_NAME, registerMessageTypes);
     api.hooks.cliCommands.tap(PLUGIN_NAME, (cli) => addFileShareCommands(cli));
+    api.hooks.controlMethods.tap(PLUGIN_NAME, (registry) => addFileShareMethods(registry, service, () => api.tryResolve<ChatDirectory>('chat')));
+    // File-share messages are read from the sessions themselves (ChatLinks), which know
+    // the sending node; hooks.message names only its identity.
     // The chat facade appears after hooks.start (once the profile is unlocked) and is
     // replaced on lock/unlock: bind to it whenever a chat goes online or a connection
     // opens, both of which come before any member session.
@@ -102,9 +103,9 @@ export default definePlugin<FileShareOptions>({
       links?.stop();
       links = null;
       if (!chat || typeof chat.onSession !== 'function') return;
-      links = new ChatLinks(service, chat);
+      links = new ChatLinks(service, chat, api.resolve('connections').peerId.toString('hex'));
       links.start();
-      // An explicit selfId wins over the identity (it must then match what peers see in `from`).
+      // An explicit selfId wins over the node ID (it must then be what peers key this node's link by).
       if (options.selfId !== undefined) service.selfId = options.selfId;
     };
     api.hooks.announce.tapPromise(PLUGIN_NAME, async () => bindChat());
@@ -118,16 +119,13 @@ export default definePlugin<FileShareOptions>({
       links = null;
       await service.stop();
     });
-    api.hooks.message.tapPromise(PLUGIN_NAME, async (event: MessageEvent) => {
-      // The chat layer hands the payload after the type byte; the codecs want the whole message.
-      if (!FILE_SHARE_TYPES.has(event.type) || !Buffer.isBuffer(event.body)) return;
-      service.handleMessage(event.from, Buffer.concat([Buffer.from([event.type]), event.body]), event.networkId.toString('hex'));
-    });
   },
 });
 
 export { FileShareService } from './service.js';
 export { ChatLinks, BLOCK_STREAM_PORT, type ChatSessionSource } from './chat-links.js';
-export { shareIntoChat, listFiles, runFiles, runShare, fileLine } from './cli.js';
+export { shareInto, shareIntoChat, listFiles, runFiles, runShare, runDownload, runFileAction, fileLine, findFile, findIn, downloadFile, fileAction, type FileAction, type ChatDirectory } from './cli.js';
+export { addFileShareMethods } from './control-methods.js';
+export { ProgressBar, formatProgress, formatBytes, formatDuration, type ProgressOutput } from './progress.js';
 export { FileShareEngine, type PeerLink, type FileInfo, type FileProgress, type FileShareEvents } from './engine.js';
 export { FileShareError, FILE_SHARE_ERRORS } from './errors.js';

@@ -7,17 +7,27 @@
  * Choice rules, in order:
  * 1. Rarest first: missing blocks are visited by how many *partial* peers
  *    (other downloaders) hold them, ties in a random order fixed per download.
+ *    The order shuffles runs of RUN_BLOCKS contiguous blocks (fewer when the file
+ *    has under MIN_ORDER_RUNS runs of them), not single blocks: requests to one
+ *    peer then come in runs the sender reads, and the receiver writes, in one
+ *    file operation each.
  * 2. Partial peers before complete ones: a block some downloader already holds
  *    is fetched from a downloader, so the seeder is not asked twice for it.
  * 3. Stripes: a block only complete peers (seeders) hold is asked of them only
- *    by its stripe owner, `members[block % members.length]`, where members are
- *    this node and the partial peers sorted by ID. Each block then leaves the
+ *    by its stripe owner, `members[floor(block / run) % members.length]`, where
+ *    members are this node and the partial peers sorted by ID and `run` is the
+ *    order's run, shorter when members would own under RUNS_PER_MEMBER runs each.
+ *    Each block then leaves the
  *    seeder about once and spreads among downloaders; when a downloader
  *    completes or leaves, the stripes are redrawn.
  * 4. When nothing else can be requested and nothing is in flight, one block
  *    outside the stripe is asked of a seeder, so a stalled stripe owner costs
  *    speed, never completion.
- * Each peer has up to `pipeline` requests in flight; a request older than
+ * Each peer has up to `pipeline` requests in flight, after a slow start: at
+ * first SLOW_START_SLOTS, one more per block it delivered. Downloaders that start
+ * together do not know each other yet, so each takes every stripe; a full
+ * pipeline each would have the seeder send the start of the file several times.
+ * A request older than
  * `requestTimeoutMs` is cancelled and re-queued. A block that fails its hash
  * is re-queued, its sender never asked for that block again, and struck; at
  * `maxStrikes` the sender is banned from this download.
@@ -26,6 +36,18 @@ import { Bitfield } from './bitfield.js';
 
 /** Smallest interval between timeout sweeps. */
 const MIN_SWEEP_MS = 50;
+/** Contiguous blocks the download order keeps together (16 x 64 KiB = 1 MiB), at most. */
+export const RUN_BLOCKS = 16;
+/**
+ * The order keeps at least this many runs (shorter runs for smaller files): downloaders
+ * that start together each begin at a random run, and with few runs they would start
+ * at the same ones and ask the seeder for the same blocks.
+ */
+const MIN_ORDER_RUNS = 64;
+/** Requests in flight to a peer before it delivered anything (see slow start above). */
+const SLOW_START_SLOTS = 4;
+/** A stripe run is at most blockCount / (members x this), so each member owns several runs. */
+const RUNS_PER_MEMBER = 4;
 
 export interface SchedulerOptions {
   /** This node's peer ID (orders the stripes). */
@@ -33,7 +55,7 @@ export interface SchedulerOptions {
   blockCount: number;
   /** Blocks already stored. */
   have: Bitfield;
-  /** Requests in flight per peer. @default 16 */
+  /** Requests in flight per peer. @default 32 */
   pipeline?: number;
   /** @default 30000 */
   requestTimeoutMs?: number;
@@ -80,6 +102,8 @@ export class DownloadScheduler {
   /** block -> peers that sent a bad copy of it. */
   readonly #excluded = new Map<number, Set<string>>();
   readonly #order: number[];
+  /** Blocks per run of the order (RUN_BLOCKS, fewer for small files). */
+  readonly #run: number;
   readonly #availability: Uint16Array;
   #availabilityDirty = true;
   #fillPending: NodeJS.Immediate | null = null;
@@ -88,15 +112,19 @@ export class DownloadScheduler {
 
   constructor(options: SchedulerOptions) {
     this.#o = {
-      pipeline: 16, requestTimeoutMs: 30_000, maxStrikes: 3, random: Math.random, ...options,
+      pipeline: 32, requestTimeoutMs: 30_000, maxStrikes: 3, random: Math.random, ...options,
     };
     this.done = new Bitfield(options.blockCount, options.have.bytes);
     this.#availability = new Uint16Array(options.blockCount);
-    this.#order = [...Array(options.blockCount).keys()];
-    for (let i = this.#order.length - 1; i > 0; i--) {
+    this.#run = Math.max(1, Math.min(RUN_BLOCKS, Math.floor(options.blockCount / MIN_ORDER_RUNS)));
+    const run = this.#run;
+    const runs = [...Array(Math.ceil(options.blockCount / run)).keys()];
+    for (let i = runs.length - 1; i > 0; i--) {
       const j = Math.floor(this.#o.random() * (i + 1));
-      [this.#order[i], this.#order[j]] = [this.#order[j]!, this.#order[i]!];
+      [runs[i], runs[j]] = [runs[j]!, runs[i]!];
     }
+    this.#order = [];
+    for (const r of runs) for (let b = r * run; b < Math.min(options.blockCount, (r + 1) * run); b++) this.#order.push(b);
     const every = Math.max(MIN_SWEEP_MS, Math.floor(this.#o.requestTimeoutMs / 4));
     this.#sweep = setInterval(() => this.#checkTimeouts(Date.now()), every);
     this.#sweep.unref();
@@ -209,11 +237,12 @@ export class DownloadScheduler {
     if (!this.#running || this.done.complete) return;
     const pipeline = this.#o.pipeline;
     const usable = [...this.#peers.entries()].filter(([, p]) => !p.banned);
-    const withSlots = (): boolean => usable.some(([, p]) => p.inFlight.size < pipeline);
+    const withSlots = (): boolean => usable.some(([, p]) => p.inFlight.size < slots(p, pipeline));
     if (!withSlots()) return;
     if (this.#availabilityDirty) this.#recount();
     const members = [this.#o.selfId, ...usable.filter(([, p]) => !p.bits.complete).map(([id]) => id)].sort();
     const myRank = members.indexOf(this.#o.selfId);
+    const run = Math.max(1, Math.min(this.#run, Math.floor(this.done.size / (members.length * RUNS_PER_MEMBER))));
     const buckets: number[][] = [];
     for (const b of this.#order) {
       if (this.done.has(b) || this.#inFlight.has(b)) continue;
@@ -230,9 +259,9 @@ export class DownloadScheduler {
           const [id, p] = entry;
           if (p.bits.complete || !p.bits.has(b) || ex?.has(id)) continue;
           partialHolder = true;
-          if (p.inFlight.size < pipeline && (!best || p.inFlight.size < best[1].inFlight.size)) best = entry;
+          if (p.inFlight.size < slots(p, pipeline) && (!best || p.inFlight.size < best[1].inFlight.size)) best = entry;
         }
-        if (!best && !partialHolder && b % members.length === myRank) best = this.#leastLoadedSeeder(usable, b);
+        if (!best && !partialHolder && Math.floor(b / run) % members.length === myRank) best = this.#leastLoadedSeeder(usable, b);
         if (best) {
           this.#issue(best[0], best[1], b);
           issued++;
@@ -272,7 +301,7 @@ export class DownloadScheduler {
     let best: [string, PeerState] | undefined;
     for (const entry of usable) {
       const [id, p] = entry;
-      if (!p.bits.complete || ex?.has(id) || p.inFlight.size >= this.#o.pipeline) continue;
+      if (!p.bits.complete || ex?.has(id) || p.inFlight.size >= slots(p, this.#o.pipeline)) continue;
       if (!best || p.inFlight.size < best[1].inFlight.size) best = entry;
     }
     return best;
@@ -320,4 +349,9 @@ export class DownloadScheduler {
     }
     if (expired) this.scheduleFill();
   }
+}
+
+/** Requests `p` may have in flight now: the pipeline, reached by slow start. */
+function slots(p: PeerState, pipeline: number): number {
+  return Math.min(pipeline, SLOW_START_SLOTS + p.received);
 }

@@ -45,6 +45,11 @@ export class FileShareService extends EventEmitter<FileShareEvents> {
     this.#need().selfId = id;
   }
 
+  /** IDs of the peers linked now (node IDs in hex, in a chat node). */
+  get peers(): string[] {
+    return this.#engine?.peers ?? [];
+  }
+
   get running(): boolean {
     return this.#engine !== null;
   }

@@ -158,20 +158,28 @@ function badFrame(message: string): FileShareError {
   return new FileShareError(FILE_SHARE_ERRORS.BAD_FRAME, message);
 }
 
-/** Header of a BLOCK frame; write it, then the data (two writes, no copy of the block). */
-export function encodeBlockHeader(fileId: Buffer, block: number, length: number): Buffer {
+/**
+ * A BLOCK frame with its header filled in and room for `length` data bytes at
+ * FRAME_HEADER_BYTES: the sender reads the block straight into it, so the block
+ * is never copied to be framed.
+ */
+export function allocBlockFrame(fileId: Buffer, block: number, length: number): Buffer {
   if (fileId.length !== HASH_LENGTH) throw badFrame('file ID must be 32 bytes');
   if (length < 1 || length > MAX_BLOCK_SIZE) throw badFrame(`block length ${length} out of range`);
-  const head = Buffer.alloc(FRAME_HEADER_BYTES);
-  head.writeUInt8(FRAME_KINDS.BLOCK, 0);
-  fileId.copy(head, 1);
-  head.writeUInt32LE(block, 33);
-  head.writeUInt32LE(length, 37);
-  return head;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  frame.writeUInt8(FRAME_KINDS.BLOCK, 0);
+  fileId.copy(frame, 1);
+  frame.writeUInt32LE(block, 33);
+  frame.writeUInt32LE(length, 37);
+  return frame;
 }
 
 export function encodeBlockFrame(frame: BlockFrame): Buffer {
-  if (frame.kind === FRAME_KINDS.BLOCK) return Buffer.concat([encodeBlockHeader(frame.fileId, frame.block, frame.data.length), frame.data]);
+  if (frame.kind === FRAME_KINDS.BLOCK) {
+    const out = allocBlockFrame(frame.fileId, frame.block, frame.data.length);
+    frame.data.copy(out, FRAME_HEADER_BYTES);
+    return out;
+  }
   if (frame.fileId.length !== HASH_LENGTH) throw badFrame('file ID must be 32 bytes');
   const out = Buffer.alloc(FRAME_HEADER_BYTES + 1);
   out.writeUInt8(FRAME_KINDS.REJECT, 0);
@@ -182,19 +190,36 @@ export function encodeBlockFrame(frame: BlockFrame): Buffer {
   return out;
 }
 
+/** A frame header, as the decoder's `check` sees it before the frame's data is read. */
+export interface BlockFrameHeader {
+  kind: number;
+  fileId: Buffer;
+  block: number;
+  length: number;
+}
+
+/**
+ * Judges a well-formed header before its data is buffered: returns why the frame is
+ * refused (the stream is then broken: ERR_FILE_SHARE_BAD_FRAME), or undefined.
+ */
+export type BlockFrameCheck = (header: BlockFrameHeader) => string | undefined;
+
 /**
  * Incremental decoder of one block stream. `push` takes any chunking of the
- * bytes and returns the frames completed so far; a bad header throws
- * ERR_FILE_SHARE_BAD_FRAME before any allocation of the announced length.
+ * bytes and returns the frames completed so far; a bad header, or one `check`
+ * refuses (a block nobody asked for), throws ERR_FILE_SHARE_BAD_FRAME before any
+ * of the announced length is buffered.
  */
 export class BlockStreamDecoder {
   readonly #maxBlockSize: number;
+  readonly #check: BlockFrameCheck | undefined;
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #header: { kind: number; fileId: Buffer; block: number; length: number } | null = null;
+  #header: BlockFrameHeader | null = null;
 
-  constructor(maxBlockSize: number = MAX_BLOCK_SIZE) {
+  constructor(maxBlockSize: number = MAX_BLOCK_SIZE, check?: BlockFrameCheck) {
     this.#maxBlockSize = Math.min(maxBlockSize, MAX_BLOCK_SIZE);
+    this.#check = check;
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -221,7 +246,10 @@ export class BlockStreamDecoder {
           throw badFrame(`unknown frame kind ${kind}`);
         }
         if (block >= MAX_BLOCKS) throw badFrame(`block ${block} out of range`);
-        this.#header = { kind, fileId: Buffer.from(head.subarray(1, 33)), block, length };
+        const header = { kind, fileId: Buffer.from(head.subarray(1, 33)), block, length };
+        const refusal = this.#check?.(header);
+        if (refusal !== undefined) throw badFrame(refusal);
+        this.#header = header;
       }
       const h = this.#header;
       if (this.#buffered < h.length) break;

@@ -22,7 +22,7 @@ import type { UiEvent } from './event-hub.js';
 export interface HttpUiOptions {
   /** Address to listen on. Anything but loopback exposes the UI to the network (still token-protected). */
   host: string;
-  /** TCP port; 0 picks a free one. */
+  /** TCP port (if taken, one of the next 10 or any free one); 0 picks a free one. */
   port: number;
 }
 
@@ -51,7 +51,7 @@ export default definePlugin<HttpUiOptions>({
     additionalProperties: false,
     properties: {
       host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address to listen on (loopback by default).' },
-      port: { type: 'integer', minimum: 0, maximum: 65535, default: 7447, description: 'TCP port; 0 picks a free one.' },
+      port: { type: 'integer', minimum: 0, maximum: 65535, default: 7447, description: 'TCP port (if taken, one of the next 10 or any free one); 0 picks a free one.' },
     },
   },
   apply(api, options) {

@@ -2,6 +2,7 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,8 @@ import { allowedHosts, installSecurity, tokenCookieName, TOKEN_QUERY } from './s
 /** The largest JSON body the API accepts; files travel through file-share, not the API. */
 const MAX_BODY_BYTES = 256 * 1024;
 const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+/** A taken port (another node's UI, say) moves us to one of the next ports; past them, to any free one. */
+const PORT_FALLBACKS = 10;
 
 /** The package root, whether running from sources (tsx) or from dist/. */
 function packageRoot(): string {
@@ -74,7 +77,11 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     upgradeSockets.add(socket);
     socket.once('close', () => upgradeSockets.delete(socket));
   });
-  await app.listen({ host: options.host, port: options.port });
+  const listenPort = await firstFreePort(options.host, options.port);
+  if (listenPort !== options.port && options.port !== 0) {
+    options.logger.warn({ wanted: options.port, port: listenPort }, 'the web UI port is taken; using another');
+  }
+  await app.listen({ host: options.host, port: listenPort });
   port = (app.server.address() as { port: number }).port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
@@ -89,4 +96,25 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       await closing;
     },
   };
+}
+
+/** Whether `port` can be bound on `host` now (EADDRINUSE: no; any other error is thrown). */
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The wanted port if it is free, else the first free one of the next PORT_FALLBACKS, else 0 (any).
+ * Fastify cannot listen again after a failed listen, hence the probe.
+ */
+async function firstFreePort(host: string, wanted: number): Promise<number> {
+  if (wanted === 0) return 0;
+  for (let port = wanted; port <= Math.min(wanted + PORT_FALLBACKS, 65535); port++) {
+    if (await canListen(host, port)) return port;
+  }
+  return 0;
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fileSharePlugin, { listFiles, shareIntoChat, type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
+import fileSharePlugin, { downloadFile, listFiles, shareIntoChat, type FileInfo, type FileShareService } from '../../../plugins/file-share/index.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, waitFor, type TestPeer } from '../../helpers/testnet.js';
 
@@ -35,8 +35,8 @@ describe('file-share over chat networks (real kernels)', function () {
     for (const p of peers) chatIds.push((await p.chat.createGroup('files', 'open sesame')).chatId);
     await waitFor(() => peers.every((p, i) => p.chat.members(chatIds[i]!).filter((m) => m.online).length === N - 1), 'full mesh', 30_000);
 
-    // Every engine is known by its identity, the `from` its peers see.
-    for (const p of peers) expect(fileShare(p).selfId).to.equal(p.email);
+    // Every engine is known by its node ID, what its peers' sessions report.
+    for (const p of peers) expect(fileShare(p).selfId).to.equal(p.kernel.connections.peerId.toString('hex'));
 
     const advertised = peers.map(() => [] as Array<[FileInfo, string]>);
     const completed = peers.map(() => [] as FileInfo[]);
@@ -63,7 +63,11 @@ describe('file-share over chat networks (real kernels)', function () {
       expect(info.size).to.equal(FILE_SIZE);
       expect(fileShare(p).chatsOf(shared.fileId)).to.deep.equal([networkId]);
     }
-    await Promise.all(others.map((p) => fileShare(p).download(shared.fileId)));
+    // What `bitchat files download <prefix>` does on the running node.
+    const progress = others.map(() => [] as number[]);
+    const finished = await Promise.all(others.map((p, k) => downloadFile(fileShare(p), shared.fileId.slice(0, 12), (e) => progress[k]!.push(e.bytes))));
+    expect(finished.map((f) => f.state)).to.deep.equal(['done', 'done']);
+    for (const bytes of progress) expect(bytes.at(-1)).to.equal(FILE_SIZE);
     await waitFor(() => others.every((_, k) => completed[k + 1]!.some((f) => f.fileId === shared.fileId)), 'downloads complete', 30_000);
 
     for (const p of others) {
@@ -124,5 +128,39 @@ describe('file-share over chat networks (real kernels)', function () {
     await fileShare(p1).download(pairFile.fileId);
     const info = await done;
     expect(sha256(readFileSync(info.path!))).to.equal(sha256(readFileSync(secretPath)));
+  });
+
+  it('two devices of one identity are two peers: each gets its own link, and a device downloads from its twin', async () => {
+    net = new Testnet();
+    net.extraPlugins = () => [{ definition: fileSharePlugin, options: {} }];
+    const laptop = await net.addPeer('alice@test.local', 0);
+    const bob = await net.addPeer('bob@test.local', 1);
+    const phone = await net.addDevice(laptop);
+    const nodes = [laptop, bob, phone];
+    const chats = await Promise.all(nodes.map((p) => p.chat.createGroup('family', 'secret family')));
+    await waitFor(() => nodes.every((p) => fileShare(p).peers.length === 2), 'two file-share links on every node', 30_000);
+    const nodeId = (p: TestPeer): string => p.kernel.connections.peerId.toString('hex');
+    // Bob links to both of alice's devices, and her devices to each other.
+    expect(fileShare(bob).peers.sort()).to.deep.equal([nodeId(laptop), nodeId(phone)].sort());
+    expect(fileShare(phone).peers.sort()).to.deep.equal([nodeId(laptop), nodeId(bob)].sort());
+
+    dir = makeTempDir('fs-chat-net-');
+    const content = randomBytes(FILE_SIZE);
+    const source = join(dir.path, 'holiday.bin');
+    writeFileSync(source, content);
+    const from = new Map<TestPeer, string>();
+    const done = [bob, phone].map((p) => new Promise<FileInfo>((resolve) => {
+      fileShare(p).on('advertised', (info, who) => {
+        from.set(p, who);
+        void fileShare(p).download(info.fileId);
+      });
+      fileShare(p).on('complete', resolve);
+    }));
+    await fileShare(laptop).share(source, chats[0]!.networkId.toString('hex'));
+    for (const info of await Promise.all(done)) expect(sha256(readFileSync(info.path!))).to.equal(sha256(content));
+    // People see who offered it by identity, whichever device it was.
+    expect(from.get(bob)).to.equal('alice@test.local');
+    expect(from.get(phone)).to.equal('alice@test.local');
+    expect(fileShare(laptop).stats.uploadedBytes).to.be.greaterThan(0);
   });
 });

@@ -32,13 +32,13 @@ describe('file-share plugin', function () {
     return k;
   }
 
-  /** The chat layer's part, as it will be: links to the service, messages through hooks.message. */
-  function viaHooks(k: Kernel, id: string): Linkable {
+  /** The chat wiring's part (ChatLinks): links to the service and feeds it the messages. */
+  function viaService(k: Kernel, id: string): Linkable {
     const service = k.resolve('fileShare');
     return {
       selfId: id,
       addPeer: (link) => service.attachPeer(link),
-      handleMessage: (peerId, m) => k.hooks.message.promise({ networkId: Buffer.alloc(20), type: m[0]!, from: peerId, body: m.subarray(1) }),
+      handleMessage: (peerId, m) => service.handleMessage(peerId, m),
     };
   }
 
@@ -64,12 +64,12 @@ describe('file-share plugin', function () {
     expect((err as Error).message).to.include('pipeline');
   });
 
-  it('two kernels share a file through the service and hooks.message, with events', async () => {
+  it('two kernels share a file through the service, with events', async () => {
     const alice = await kernel('alice');
     const bob = await kernel('bob', { autoDownload: true });
     await alice.start();
     await bob.start();
-    links.push(await linkEngines(viaHooks(alice, 'alice'), viaHooks(bob, 'bob')));
+    links.push(await linkEngines(viaService(alice, 'alice'), viaService(bob, 'bob')));
     const data = randomBytes(300_000);
     const path = join(dir.path, 'notes.txt');
     writeFileSync(path, data);

@@ -74,6 +74,44 @@ describe('file-share store', () => {
     expect(store.list().map((r) => r.state)).to.deep.equal(['done']);
   });
 
+  it('writes the blocks of one turn with one gathered write per contiguous run, and records none of a run that fails', async () => {
+    const reserved = await reserveDownloadPath(join(dir.path, 'dl'), 'src.bin');
+    remember(reserved.partPath);
+    const runs: number[][] = [];
+    let failAt: number | null = null;
+    const open: OpenBlockFile = async (path, flags) => {
+      const h = await fsp.open(path, flags);
+      return {
+        write: (buf, off, len, pos) => h.write(buf, off, len, pos),
+        writev: async (buffers, pos) => {
+          runs.push(buffers.map((b) => b.length));
+          if (failAt !== null && pos === failAt * MIN_BLOCK_SIZE) throw Object.assign(new Error('I/O error'), { code: 'EIO' });
+          return h.writev(buffers, pos);
+        },
+        read: (buf, off, len, pos) => h.read(buf, off, len, pos),
+        datasync: () => h.datasync(),
+        close: () => h.close(),
+      };
+    };
+    const w = await BlockWriter.open(store, hashed.fileId, hashed.metadata, reserved.partPath, Buffer.alloc(1), { fsync: 'batch', open });
+    // Blocks 0, 1, 2 and 5 arrive in one turn (in any order): runs 0-2 and 5 (alone: a plain write).
+    await Promise.all([2, 0, 5, 1].map((i) => w.writeBlock(i, block(i))));
+    expect(runs).to.deep.equal([[MIN_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_BLOCK_SIZE]]);
+    expect([...Array(BLOCKS).keys()].filter((i) => w.written.has(i))).to.deep.equal([0, 1, 2, 5]);
+    // A run whose write fails: both its blocks fail, neither is recorded.
+    failAt = 3;
+    const results = await Promise.allSettled([4, 3].map((i) => w.writeBlock(i, block(i))));
+    expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected']);
+    expect(hasCode((results[0] as PromiseRejectedResult).reason, 'ERR_FILE_SHARE_WRITE_FAILED')).to.equal(true);
+    expect(runs).to.have.length(2);
+    expect(w.written.has(3) || w.written.has(4)).to.equal(false);
+    await w.close();
+    const bits = new Bitfield(BLOCKS, store.get(hashed.fileId)!.bitmap);
+    expect([...Array(BLOCKS).keys()].filter((i) => bits.has(i))).to.deep.equal([0, 1, 2, 5]);
+    const part = readFileSync(reserved.partPath);
+    for (const i of [0, 1, 2, 5]) expect(part.subarray(i * MIN_BLOCK_SIZE, (i + 1) * MIN_BLOCK_SIZE).equals(block(i))).to.equal(true);
+  });
+
   it('turns ENOSPC from the file system layer into ERR_FILE_SHARE_DISK_FULL without recording the block', async () => {
     const reserved = await reserveDownloadPath(join(dir.path, 'dl'), 'src.bin');
     remember(reserved.partPath);

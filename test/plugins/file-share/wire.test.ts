@@ -112,4 +112,24 @@ describe('file-share wire codecs', () => {
     expect(FRAME_KINDS.BLOCK).to.equal(1);
     expect(MESSAGE_TYPES.REQUEST).to.equal(15);
   });
+
+  it('lets the owner refuse a frame from its header, before any of its data is buffered', () => {
+    // A 64 MiB block announced by a header alone: a refused one costs 41 bytes, not 64 MiB.
+    const head = encodeBlockFrame({ kind: 1, fileId: ID, block: 7, data: Buffer.alloc(1) }).subarray(0, 41);
+    head.writeUInt32LE(64 * 1024 * 1024, 37);
+    const seen: number[] = [];
+    const refusing = new BlockStreamDecoder(undefined, (h) => {
+      seen.push(h.block);
+      return h.block === 7 ? 'block 7 was not asked for' : undefined;
+    });
+    expect(() => refusing.push(head)).to.throw(FileShareError).with.property('code', 'ERR_FILE_SHARE_BAD_FRAME');
+    expect(seen).to.deep.equal([7]);
+    // An accepted header is judged once, then its data is read as usual.
+    const ok = encodeBlockFrame({ kind: 1, fileId: ID, block: 8, data: Buffer.from('data') });
+    const accepting = new BlockStreamDecoder(undefined, (h) => (seen.push(h.block), undefined));
+    expect(accepting.push(ok.subarray(0, 43))).to.deep.equal([]);
+    const frames = accepting.push(ok.subarray(43));
+    expect(frames).to.have.length(1);
+    expect(seen).to.deep.equal([7, 8]);
+  });
 });
