@@ -135,7 +135,7 @@ export interface InvitationsHost {
   persist: () => Promise<void>;
   /** A lookup-only discovery query (the DHT's); results arrive through `peerDiscovered`. */
   lookup?: (networkId: NetworkId) => Promise<void>;
-  /** LAN-only mode announces here instead of through `hooks.announce` (the LAN plugin's service). */
+  /** The LAN plugin's service: "LAN only" invitees announce here instead of through `hooks.announce`, inviters always. */
   lanAnnounce?: { announce(networkId: NetworkId, port: number): void; withdraw(networkId: NetworkId): void };
   /** True when the chat has a shared secret (such a chat cannot be invited into). */
   hasSecret: (networkId: Buffer) => boolean;
@@ -243,6 +243,14 @@ export class Invitations {
     const o: Outgoing = { chatId, email: peer, masked: await maskedEmail(peer), networkId: record.networkId, message, delivered: new Map(), inFlight: new Set(), rounds: 0 };
     if (this.stopped) return stored;
     this.outgoing.set(chatId, o);
+    // Spec §2.6: on the LAN the inviter announces the mask (LAN discovery has no lookup-only
+    // query; its answers are keyed by the network ID). Whoever answers must still prove to
+    // be the invitee before the text leaves (`sendTo`).
+    try {
+      this.h.lanAnnounce?.announce(o.masked, this.h.connections.localPort);
+    } catch (err) {
+      this.h.logger.debug({ err }, 'invitation not announced on the LAN');
+    }
     this.lookupRound(o);
     return stored;
   }
@@ -258,6 +266,7 @@ export class Invitations {
     if (!o) return;
     if (o.timer) clearTimeout(o.timer);
     this.outgoing.delete(chatId);
+    this.h.lanAnnounce?.withdraw(o.masked);
   }
 
   /** The chat is deleted: no invitation of it is kept or sent any more. */
@@ -332,8 +341,14 @@ export class Invitations {
     const masked = await maskedEmail(this.h.selfEmail);
     const port = this.h.connections.localPort;
     this.announced = masked;
-    if (this.lanOnly) this.h.lanAnnounce?.announce(masked, port);
-    else await this.h.hooks.announce.promise({ networkId: masked, port });
+    if (!this.lanOnly) await this.h.hooks.announce.promise({ networkId: masked, port });
+    else {
+      try {
+        this.h.lanAnnounce?.announce(masked, port);
+      } catch (err) {
+        this.h.logger.warn({ err }, 'inbound invitations not announced on the LAN');
+      }
+    }
   }
 
   private async withdraw(): Promise<void> {

@@ -5,9 +5,12 @@ import { encodeMessage } from '../../../core/chat/message-codec.js';
 import { derivePrivateKeys, hashedEmail, maskedEmail } from '../../../core/chat/network-id.js';
 import { ERR_NODE_INVITATION_SECRET } from '../../../core/node/errors.js';
 import { type Invitation, isLocalAddress, localAddressList } from '../../../core/node/invitations.js';
+import type { PluginApi } from '../../../core/plugin.js';
 import { SecureChatSession } from '../../../core/node/secure-session.js';
 import { SecureChannel, verifyPeerWithHook } from '../../../core/secure-channel/index.js';
 import dhtPlugin from '../../../plugins/dht/index.js';
+import lanPlugin from '../../../plugins/lan-discovery/index.js';
+import { freeUdpPort } from '../../plugins/lan-discovery/helpers.js';
 import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { Testnet, type TestPeer, waitFor } from '../../helpers/testnet.js';
 
@@ -113,6 +116,39 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
     await waitFor(() => bob.chat.history(b.chatId).messages.length === 3 && alice.chat.history(a.chatId).messages.length === 3, 'both ways');
     expect(got.filter((m) => m.text === 'hello bob, it is alice')).to.have.length(1);
     expect(bob.chat.history(b.chatId).messages.map((m) => m.text).sort()).to.deep.equal(['hello bob, it is alice', 'thanks', 'welcome']);
+  });
+
+  it('"LAN only": the invitee answers on the LAN only, the inviter finds it there', async () => {
+    const port = await freeUdpPort();
+    const announcedThroughHook: string[] = [];
+    net = new Testnet();
+    net.extraPlugins = () => [
+      { definition: lanPlugin, options: { port, ipv6: false, broadcastAddresses: ['127.255.255.255'], loopbackOnly: true, interfaceCheckIntervalMs: 0 } },
+      {
+        definition: {
+          name: 'announce-recorder',
+          version: '0.0.0',
+          apply: (api: PluginApi) => {
+            api.hooks.announce.tapPromise('announce-recorder', async ({ networkId }) => void announcedThroughHook.push(networkId.toString('hex')));
+          },
+        },
+      },
+    ];
+    const alice = await net.addPeer(ALICE, 0);
+    const bob = await net.addPeer(BOB, 1);
+    const bobMask = (await maskedEmail(BOB)).toString('hex');
+    expect(await bob.chat.setInvitationPolicy({ lanOnly: true })).to.deep.equal({ allow: true, lanOnly: true });
+    announcedThroughHook.length = 0;
+    const lan = bob.kernel.resolve('lan-discovery');
+    expect(lan.announced().map((n) => n.toString('hex'))).to.include(bobMask);
+
+    await alice.chat.invite(BOB, 'over the LAN');
+    await waitFor(() => bob.chat.pendingInvitations().length === 1, 'bob receives it through LAN discovery', 20_000);
+    expect(bob.chat.pendingInvitations()[0]!.text).to.equal('over the LAN');
+    expect(announcedThroughHook).to.not.include(bobMask);
+    await bob.chat.acceptInvitation(ALICE);
+    // The inviter stops announcing bob's mask once bob joined.
+    await waitFor(() => !alice.kernel.resolve('lan-discovery').announced().some((n) => n.toString('hex') === bobMask), 'alice withdraws bob\'s mask', 20_000);
   });
 
   describe('with discovery injected (the end point the DHT would report)', () => {
