@@ -208,8 +208,10 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
       const keys = await derivePrivateKeys(ALICE, BOB);
       const text = encodeMessage({ kind: 'text', id: randomBytes(16), hlc: { wallMs: Date.now(), counter: 0 }, text: 'I am alice' });
       const r = await rawInvitation(mallory, bob, await hashedEmail(ALICE), keys.networkSecret, text);
-      expect(r).to.equal('closed');
-      expect(bob.chat.stats.invitations.refusedCertificate).to.equal(1);
+      // Bob closes as soon as the handshake showed the certificate: mallory may see it end
+      // before or after her side of the handshake completed.
+      expect(r).to.be.oneOf(['closed', 'failed']);
+      await waitFor(() => bob.chat.stats.invitations.refusedCertificate === 1, 'bob refuses the certificate');
       expect(bob.chat.pendingInvitations()).to.deep.equal([]);
       expect(bob.chat.list()).to.deep.equal([]);
     });
