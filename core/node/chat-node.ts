@@ -22,8 +22,8 @@ import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
 import { normaliseEmail } from '../chat/network-id.js';
 import { ChatTransport } from './chat-transport.js';
-import { ERR_NODE_INVITATION_SECRET, ERR_NODE_INVITATION_TOO_LARGE, NodeError } from './errors.js';
-import { type Invitation, Invitations, type InvitationsHost, MAX_INVITATION_TEXT_BYTES } from './invitations.js';
+import { ERR_NODE_INVITATION_SECRET, NodeError } from './errors.js';
+import { assertInvitationText, type Invitation, Invitations, type InvitationsHost } from './invitations.js';
 import type { PeerCertificate, SecureChatSession } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
@@ -105,7 +105,7 @@ export class ChatNode extends EventEmitter {
       identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
       settings: profile.settings,
       persist: o.persist,
-      hasSecret: (networkId) => this.secretOf(networkId) !== undefined,
+      hasSecret: (email) => this.store.chats().some((c) => c.kind === 'private' && c.name === email && this.secretOf(c.networkId) !== undefined),
       emit: (event, invitation) => this.emit(event, invitation),
       emitDelivered: (chatId, endpoint) => this.emit('invitation-delivered', chatId, endpoint),
       emitMessage: (chatId, m) => this.emit('message', chatId, m),
@@ -227,12 +227,9 @@ export class ChatNode extends EventEmitter {
    */
   async invite(email: string, text: string): Promise<ChatSummary> {
     const peer = normaliseEmail(email);
-    if (Buffer.byteLength(text, 'utf8') > MAX_INVITATION_TEXT_BYTES) {
-      throw new NodeError(ERR_NODE_INVITATION_TOO_LARGE, `an invitation text is at most ${MAX_INVITATION_TEXT_BYTES} bytes`);
-    }
-    if (this.store.chats().some((c) => c.kind === 'private' && c.name === peer && this.secretOf(c.networkId) !== undefined)) {
-      throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
-    }
+    // Checked before the chat is opened; `invitations.invite` checks the same again.
+    assertInvitationText(text);
+    if (this.invitations.hasSecret(peer)) throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
     const summary = await this.openPrivateChat(peer);
     if (!this.service.onlineMembers(summary.chatId).includes(peer)) await this.invitations.invite(summary.chatId, peer, text);
     else this.service.send(summary.chatId, text);

@@ -26,7 +26,7 @@ import { BlockList, isIP } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/chat-service.js';
-import type { HistoryStore, StoredMessage } from '../chat/history-store.js';
+import { HistoryStore, type StoredMessage } from '../chat/history-store.js';
 import type { Hlc } from '../chat/hlc.js';
 import { decodeMessage, encodeMessage } from '../chat/message-codec.js';
 import { channelName, derivePrivateKeysFromSalt, DERIVED_LENGTH, hashedEmail, maskedEmail, normaliseEmail } from '../chat/network-id.js';
@@ -137,8 +137,8 @@ export interface InvitationsHost {
   lookup?: (networkId: NetworkId) => Promise<void>;
   /** The LAN plugin's service: "LAN only" invitees announce here instead of through `hooks.announce`, inviters always. */
   lanAnnounce?: { announce(networkId: NetworkId, port: number): void; withdraw(networkId: NetworkId): void };
-  /** True when the chat has a shared secret (such a chat cannot be invited into). */
-  hasSecret: (networkId: Buffer) => boolean;
+  /** True when our private chat with `email` has a shared secret (spec §2.6: no invitation then). */
+  hasSecret: (email: string) => boolean;
   /** A new pending invitation, and a stored message on acceptance, for the facade's events. */
   emit: (event: 'invitation', invitation: Invitation) => void;
   /** An outgoing invitation reached the invitee's node at `endpoint`. */
@@ -153,6 +153,13 @@ export function localAddressList(): BlockList {
   for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['169.254.0.0', 16]] as const) list.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) list.addSubnet(net, bits, 'ipv6');
   return list;
+}
+
+/** Throws unless `text` fits an invitation. */
+export function assertInvitationText(text: string): void {
+  if (Buffer.byteLength(text, 'utf8') > MAX_INVITATION_TEXT_BYTES) {
+    throw new NodeError(ERR_NODE_INVITATION_TOO_LARGE, `an invitation text is at most ${MAX_INVITATION_TEXT_BYTES} bytes`);
+  }
 }
 
 /** Private, link-local or loopback: what "LAN only" admits. */
@@ -226,14 +233,10 @@ export class Invitations {
    */
   async invite(chatId: number, email: string, text: string): Promise<StoredMessage> {
     const peer = normaliseEmail(email);
-    if (Buffer.byteLength(text, 'utf8') > MAX_INVITATION_TEXT_BYTES) {
-      throw new NodeError(ERR_NODE_INVITATION_TOO_LARGE, `an invitation text is at most ${MAX_INVITATION_TEXT_BYTES} bytes`);
-    }
+    assertInvitationText(text);
     const record = this.h.store.chat(chatId);
     if (!record) throw new NodeError(ERR_NODE_INVITATION_NOT_FOUND, `chat ${chatId} is not known`);
-    if (this.h.hasSecret(record.networkId)) {
-      throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
-    }
+    if (this.hasSecret(peer)) throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
     if (!this.outgoing.has(chatId) && this.outgoing.size >= MAX_OUTGOING_INVITATIONS) {
       throw new NodeError(ERR_NODE_INVITATION_REFUSED, `at most ${MAX_OUTGOING_INVITATIONS} invitations may be under way`);
     }
@@ -253,6 +256,11 @@ export class Invitations {
     }
     this.lookupRound(o);
     return stored;
+  }
+
+  /** Our private chat with `email` has a shared secret: it cannot be invited into (spec §2.6). */
+  hasSecret(email: string): boolean {
+    return this.h.hasSecret(normaliseEmail(email));
   }
 
   /** Outgoing invitations still looking for their invitee. */
@@ -296,7 +304,7 @@ export class Invitations {
     const m = { chatId: p.chatId, id, sender: p.email, outgoing: false, hlc: p.hlc, content: p.text };
     const res = this.h.store.addMessage(m);
     await this.h.persist();
-    if (res.inserted) this.h.emitMessage(p.chatId, { ...this.storedOf(m, res.seq, res.receivedAt) });
+    if (res.inserted) this.h.emitMessage(p.chatId, HistoryStore.asStored(m, res.seq, res.receivedAt));
     await this.h.service.goOnline(p.chatId);
     return p.chatId;
   }
@@ -315,10 +323,6 @@ export class Invitations {
     for (const s of [...this.sessions]) s.close();
     this.sessions.clear();
     await this.withdraw().catch(() => undefined);
-  }
-
-  private storedOf(m: { chatId: number; id: Buffer; sender: string; outgoing: boolean; hlc: Hlc; content: string }, seq: number, receivedAt: number): StoredMessage {
-    return { seq, chatId: m.chatId, id: m.id, type: 1, sender: m.sender, outgoing: false, hlc: m.hlc, receivedAt, content: Buffer.from(m.content, 'utf8'), text: m.content };
   }
 
   private pending(): PendingRecord[] {
