@@ -40,10 +40,9 @@ export interface ChatNodeOptions {
   persist: () => Promise<void>;
   /** The peer certificate the verifier already parsed, if any (saves parsing it again). */
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
-  /** Lookup-only discovery for invitations (the DHT's); without it only `hooks.peerDiscovered` reports help. */
-  lookup?: InvitationsHost['lookup'];
-  /** The LAN discovery service, for "LAN only" inbound invitations. */
-  lanAnnounce?: InvitationsHost['lanAnnounce'];
+  /** The DHT and LAN discovery services, if loaded: invitation masks are announced and looked up there. */
+  dht?: InvitationsHost['dht'];
+  lan?: InvitationsHost['lan'];
   /** How often an inviter looks the invitee up (tests shorten it). */
   invitationLookupMs?: number;
 }
@@ -109,8 +108,8 @@ export class ChatNode extends EventEmitter {
       emit: (event, invitation) => this.emit(event, invitation),
       emitDelivered: (chatId, endpoint) => this.emit('invitation-delivered', chatId, endpoint),
       emitMessage: (chatId, m) => this.emit('message', chatId, m),
-      ...(o.lookup ? { lookup: o.lookup } : {}),
-      ...(o.lanAnnounce ? { lanAnnounce: o.lanAnnounce } : {}),
+      ...(o.dht ? { dht: o.dht } : {}),
+      ...(o.lan ? { lan: o.lan } : {}),
       ...(o.invitationLookupMs !== undefined ? { lookupIntervalMs: o.invitationLookupMs } : {}),
     });
   }

@@ -3,8 +3,10 @@
  * added you, without the original's plaintext invitation text (spec §1.11).
  *
  * Discovery is the original's: an invitee that allows inbound invitations announces
- * MaskedEmail(self); the inviter looks MaskedEmail(peer) up (lookup only, never an
- * announce under someone else's mask) and connects to the end points found.
+ * MaskedEmail(self) on the DHT and the LAN (not on trackers, spec §2.6; only on the LAN
+ * when "LAN only"); the inviter looks MaskedEmail(peer) up on the DHT (lookup only) and
+ * announces it on the LAN (which has no lookup-only query), and connects to the end
+ * points found.
  *
  * Delivery differs: instead of signal 15 with the text in clear, the inviter opens a
  * virtual channel named HashedEmail(inviter) and runs the private chat's own secure
@@ -121,10 +123,16 @@ export interface InvitationsStats {
   refusedFull: number;
 }
 
+/** A discovery service masks are announced on directly (not `hooks.announce`: trackers must not see them). */
+export interface MaskDiscovery {
+  announce(networkId: NetworkId, port: number): unknown;
+  withdraw(networkId: NetworkId): unknown;
+}
+
 /** What the invitations need from the chat node. */
 export interface InvitationsHost {
   connections: ConnectionManager;
-  hooks: Pick<KernelHooks, 'announce' | 'withdraw' | 'verifyCertificate'>;
+  hooks: Pick<KernelHooks, 'verifyCertificate'>;
   service: ChatService;
   store: HistoryStore;
   logger: Logger;
@@ -133,10 +141,10 @@ export interface InvitationsHost {
   /** The profile's settings object (policy and pending invitations live there). */
   settings: Record<string, unknown>;
   persist: () => Promise<void>;
-  /** A lookup-only discovery query (the DHT's); results arrive through `peerDiscovered`. */
-  lookup?: (networkId: NetworkId) => Promise<void>;
-  /** The LAN plugin's service: "LAN only" invitees announce here instead of through `hooks.announce`, inviters always. */
-  lanAnnounce?: { announce(networkId: NetworkId, port: number): void; withdraw(networkId: NetworkId): void };
+  /** The DHT plugin's service, if loaded: masks are announced and looked up there; results arrive through `peerDiscovered`. */
+  dht?: MaskDiscovery & { lookup(networkId: NetworkId): Promise<void> };
+  /** The LAN plugin's service, if loaded. */
+  lan?: MaskDiscovery;
   /** True when our private chat with `email` has a shared secret (spec §2.6: no invitation then). */
   hasSecret: (email: string) => boolean;
   /** A new pending invitation, and a stored message on acceptance, for the facade's events. */
@@ -221,7 +229,7 @@ export class Invitations {
     if (policy.allow !== undefined) this.h.settings[ALLOW_INVITATIONS_SETTING] = policy.allow;
     if (policy.lanOnly !== undefined) this.h.settings[LAN_ONLY_INVITATIONS_SETTING] = policy.lanOnly;
     await this.h.persist();
-    await this.withdraw();
+    this.withdraw();
     await this.announce();
     return { allow: this.allowInbound, lanOnly: this.lanOnly };
   }
@@ -249,11 +257,7 @@ export class Invitations {
     // Spec §2.6: on the LAN the inviter announces the mask (LAN discovery has no lookup-only
     // query; its answers are keyed by the network ID). Whoever answers must still prove to
     // be the invitee before the text leaves (`sendTo`).
-    try {
-      this.h.lanAnnounce?.announce(o.masked, this.h.connections.localPort);
-    } catch (err) {
-      this.h.logger.debug({ err }, 'invitation not announced on the LAN');
-    }
+    this.call(this.h.lan, (d) => d.announce(o.masked, this.h.connections.localPort));
     this.lookupRound(o);
     return stored;
   }
@@ -274,7 +278,7 @@ export class Invitations {
     if (!o) return;
     if (o.timer) clearTimeout(o.timer);
     this.outgoing.delete(chatId);
-    this.h.lanAnnounce?.withdraw(o.masked);
+    this.call(this.h.lan, (d) => d.withdraw(o.masked));
   }
 
   /** The chat is deleted: no invitation of it is kept or sent any more. */
@@ -322,7 +326,7 @@ export class Invitations {
     for (const chatId of [...this.outgoing.keys()]) this.stopInvite(chatId);
     for (const s of [...this.sessions]) s.close();
     this.sessions.clear();
-    await this.withdraw().catch(() => undefined);
+    this.withdraw();
   }
 
   private pending(): PendingRecord[] {
@@ -345,22 +349,24 @@ export class Invitations {
     const masked = await maskedEmail(this.h.selfEmail);
     const port = this.h.connections.localPort;
     this.announced = masked;
-    if (!this.lanOnly) await this.h.hooks.announce.promise({ networkId: masked, port });
-    else {
-      try {
-        this.h.lanAnnounce?.announce(masked, port);
-      } catch (err) {
-        this.h.logger.warn({ err }, 'inbound invitations not announced on the LAN');
-      }
-    }
+    if (!this.lanOnly) this.call(this.h.dht, (d) => d.announce(masked, port));
+    this.call(this.h.lan, (d) => d.announce(masked, port));
   }
 
-  private async withdraw(): Promise<void> {
+  private withdraw(): void {
     const masked = this.announced;
     if (!masked) return;
     this.announced = undefined;
-    this.h.lanAnnounce?.withdraw(masked);
-    await this.h.hooks.withdraw.promise(masked);
+    this.call(this.h.dht, (d) => d.withdraw(masked));
+    this.call(this.h.lan, (d) => d.withdraw(masked));
+  }
+
+  /** Calls a discovery service without waiting (a DHT round takes seconds); a failure (not started, Tor mode, caps) is logged. */
+  private call<T>(service: T | undefined, fn: (service: T) => unknown): void {
+    if (!service) return;
+    Promise.resolve()
+      .then(() => fn(service))
+      .catch((err: unknown) => this.h.logger.debug({ err }, 'a discovery service refused an invitation mask'));
   }
 
   private lookupRound(o: Outgoing): void {
@@ -370,7 +376,7 @@ export class Invitations {
       return;
     }
     this.stats.lookups++;
-    this.h.lookup?.(o.masked).catch((err: unknown) => this.h.logger.debug({ err }, 'invitation lookup failed'));
+    this.call(this.h.dht, (d) => d.lookup(o.masked));
     o.timer = setTimeout(() => this.lookupRound(o), this.h.lookupIntervalMs ?? LOOKUP_INTERVAL_MS);
     o.timer.unref();
   }

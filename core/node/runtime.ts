@@ -11,7 +11,7 @@ import type { KernelHooks } from '../hooks.js';
 import type { Profile } from '../identity/profile.js';
 import type { CertificateVerifier, PeerVerdict } from '../identity/verifier.js';
 import type { Storage } from '../storage.js';
-import { ChatNode } from './chat-node.js';
+import { ChatNode, type ChatNodeOptions } from './chat-node.js';
 import { IdentityService } from './identity-service.js';
 import type { PeerCertificate } from './secure-session.js';
 
@@ -45,13 +45,10 @@ export interface NodeRuntimeOptions {
   invitationLookupMs?: number;
 }
 
-interface LookupService {
-  lookup(networkId: Buffer): Promise<void>;
-}
-
-interface AnnounceService {
-  announce(networkId: Buffer, port: number): unknown;
-  withdraw(networkId: Buffer): unknown;
+/** A plugin service with these methods, else undefined (plugins are optional). */
+function serviceWith<T>(value: unknown, methods: readonly string[]): T | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function') ? (value as T) : undefined;
 }
 
 export class NodeRuntime {
@@ -124,19 +121,19 @@ export class NodeRuntime {
       profile,
       persist: () => this.identity!.persist(),
       verifiedCertificate: (der) => this.verified.get(der.toString('base64')),
-      lookup: async (networkId) => {
-        const dht = this.host.tryResolve?.('dht') as Partial<LookupService> | undefined;
-        if (typeof dht?.lookup === 'function') await dht.lookup(networkId);
-      },
-      lanAnnounce: {
-        announce: (networkId, port) => void (this.host.tryResolve?.('lan-discovery') as Partial<AnnounceService> | undefined)?.announce?.(networkId, port),
-        withdraw: (networkId) => void (this.host.tryResolve?.('lan-discovery') as Partial<AnnounceService> | undefined)?.withdraw?.(networkId),
-      },
+      ...this.discoveryServices(),
       ...(this.options.invitationLookupMs !== undefined ? { invitationLookupMs: this.options.invitationLookupMs } : {}),
     });
     this.host.register('chat', this.chatNode);
     // Online only now: discovery answers to the announcements must find the node.
     await this.chatNode.resume();
+  }
+
+  /** The DHT and LAN services invitations announce masks on (plugins registered them in apply). */
+  private discoveryServices(): Pick<ChatNodeOptions, 'dht' | 'lan'> {
+    const dht = serviceWith<NonNullable<ChatNodeOptions['dht']>>(this.host.tryResolve?.('dht'), ['announce', 'withdraw', 'lookup']);
+    const lan = serviceWith<NonNullable<ChatNodeOptions['lan']>>(this.host.tryResolve?.('lan-discovery'), ['announce', 'withdraw']);
+    return { ...(dht ? { dht } : {}), ...(lan ? { lan } : {}) };
   }
 
   private rememberVerified(der: Buffer, peer: NonNullable<PeerVerdict['peer']>): void {
