@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maskedEmail } from '../../../core/chat/network-id.js';
 import { main } from '../../../core/cli.js';
+import { InProcessCaller } from '../../../core/control/client.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, type TestPeer, waitFor } from '../../helpers/testnet.js';
 
@@ -74,5 +75,29 @@ describe('bitchat invite / invitations / accept / decline (through the running n
     const declined = await run(['--config', carolCfg, 'decline', 'alice@test.local']);
     expect(declined.code, declined.err).to.equal(0);
     expect(carol.chat.list()).to.deep.equal([]);
+  });
+
+  it('chat.watch streams "invitation" events; chat.invitation-policy reads and sets the policy', async () => {
+    net = await Testnet.start(2, ['alice@test.local', 'bob@test.local']);
+    const [alice, bob] = net.peers as [TestPeer, TestPeer];
+    const caller = new InProcessCaller(bob.kernel.controlMethods!);
+    try {
+      expect(await caller.call('chat.invitation-policy')).to.deep.equal({ allow: true, lanOnly: false });
+      const events: Array<[string, Record<string, unknown>]> = [];
+      const cancel = new AbortController();
+      const watching = caller.call('chat.watch', {}, { signal: cancel.signal, onEvent: (e, d) => events.push([e, d as Record<string, unknown>]) }).catch(() => undefined);
+      await alice.chat.invite('bob@test.local', 'watch this');
+      alice.chat.peerDiscovered(await maskedEmail('bob@test.local'), { host: '127.0.0.1', port: bob.kernel.connections.localPort });
+      await waitFor(() => events.some(([e]) => e === 'invitation'), 'the invitation event');
+      const [, inv] = events.find(([e]) => e === 'invitation')!;
+      expect(inv['email']).to.equal('alice@test.local');
+      expect(inv['text']).to.equal('watch this');
+      cancel.abort();
+      await watching;
+      expect(await caller.call('chat.invitation-policy', { allow: false })).to.deep.equal({ allow: false, lanOnly: false });
+      expect(bob.profile.settings['allowInboundInvitations']).to.equal(false);
+    } finally {
+      caller.close();
+    }
   });
 });
