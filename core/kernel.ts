@@ -127,6 +127,7 @@ export class Kernel {
         logger,
         profilePath: options.config.profile,
         register: (name, value) => kernel.container.register(name, asValue(value)),
+        tryResolve: (name) => kernel.tryResolve(name),
       },
       options,
     );

@@ -1,6 +1,6 @@
 /**
  * Core's control methods: the node's status and its chats (list, join, open a
- * private chat, leave, send, history, search, members, watch). They call the chat
+ * private chat, leave, send, history, search, members, watch, invitations). They call the chat
  * facade (service `chat`) of the running node, so a chat joined here is online in
  * that node, and they need the profile unlocked (ERR_NODE_LOCKED otherwise: the
  * password never crosses the socket).
@@ -11,6 +11,7 @@ import type { StoredMessage } from '../chat/history-store.js';
 import type { MeshStatus } from '../chat/mesh.js';
 import type { PluginStatus } from '../kernel.js';
 import type { ChatNode, ChatSummary, MemberInfo } from '../node/chat-node.js';
+import { type Invitation, MAX_INVITATION_TEXT_BYTES } from '../node/invitations.js';
 import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError } from '../node/errors.js';
 import type { IdentityService, IdentityStatus } from '../node/identity-service.js';
 import { CONTROL_PROTOCOL_VERSION } from './protocol.js';
@@ -176,6 +177,8 @@ function watch(host: ControlHost, chat: ChatNode, only: number | undefined, cont
       member: (chatId, e: { identity: string; online: boolean }) => mine(chatId) && context.emit('member', { chatId, ...e }),
       mesh: (chatId, status: MeshStatus) => mine(chatId) && context.emit('mesh', { chatId, status }),
       typing: (chatId, identity: string) => mine(chatId) && context.emit('typing', { chatId, identity }),
+      // Not tied to a chat the caller could name yet: only the all-chats watch gets it.
+      invitation: (invitation: unknown) => only === undefined && context.emit('invitation', invitation),
     };
     const identity = host.tryResolve('identity') as IdentityService | undefined;
     const end = (why: string) => (): void => {
@@ -293,8 +296,69 @@ export function registerCoreMethods(methods: ControlMethods, host: ControlHost):
       return chat.members(findChat(chat, ref));
     },
   });
+  methods.add<{ email: string; text: string; wait: number }>('chat.invite', {
+    description: 'Invite someone into a private chat (spec §2.6, text encrypted); streams "delivered" events, waits up to `wait` s for the first',
+    paramsSchema: object(
+      {
+        email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS },
+        text: { type: 'string', minLength: 1, maxLength: MAX_INVITATION_TEXT_BYTES },
+        wait: { type: 'number', minimum: 0, maximum: MAX_SEND_WAIT_S, default: 0 },
+      },
+      ['email', 'text'],
+    ),
+    handler: async ({ email, text, wait }, context) => {
+      const chat = chatOf(host);
+      let delivered = 0;
+      let wake = (): void => undefined;
+      const onDelivered = (chatId: number, endpoint: unknown): void => {
+        if (chatId !== summary?.chatId) return;
+        delivered++;
+        context.emit('delivered', { endpoint });
+        wake();
+      };
+      let summary: ChatSummary | undefined;
+      chat.on('invitation-delivered', onDelivered);
+      try {
+        summary = await chat.invite(email, text);
+        if (wait > 0 && delivered === 0) await pause(wait * 1000, context.signal, (w) => (wake = w));
+      } finally {
+        chat.off('invitation-delivered', onDelivered);
+      }
+      return { chat: chatJson(summary, chat), delivered };
+    },
+  });
+  methods.add('chat.invitations', {
+    description: 'Pending inbound invitations (sender from its certificate, text, safety number) and outgoing ones still looking',
+    paramsSchema: noParams,
+    handler: (): { pending: Invitation[]; outgoing: Array<{ chatId: number; email: string; deliveries: number }> } => {
+      const chat = chatOf(host);
+      return { pending: chat.pendingInvitations(), outgoing: chat.invitations.pendingOutgoing() };
+    },
+  });
+  methods.add<{ email: string }>('chat.accept', {
+    description: 'Accept the invitation from an e-mail address: its chat comes online',
+    paramsSchema: object({ email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS } }, ['email']),
+    handler: async ({ email }) => {
+      const chat = chatOf(host);
+      return chatJson(await chat.acceptInvitation(email), chat);
+    },
+  });
+  methods.add<{ email: string }>('chat.decline', {
+    description: 'Decline the invitation from an e-mail address: its offline chat is deleted',
+    paramsSchema: object({ email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS } }, ['email']),
+    handler: async ({ email }) => {
+      await chatOf(host).declineInvitation(email);
+      return { declined: true };
+    },
+  });
+  methods.add<{ allow?: boolean; lanOnly?: boolean }>('chat.invitation-policy', {
+    description: 'Inbound invitations on/off and "LAN only" (kept in the profile); no parameters reads it',
+    paramsSchema: object({ allow: { type: 'boolean' }, lanOnly: { type: 'boolean' } }),
+    handler: ({ allow, lanOnly }) =>
+      chatOf(host).setInvitationPolicy({ ...(allow !== undefined ? { allow } : {}), ...(lanOnly !== undefined ? { lanOnly } : {}) }),
+  });
   methods.add<{ chat?: number | string }>('chat.watch', {
-    description: 'Stream "message", "delivery", "member", "mesh" and "typing" events of one chat (or all) until cancelled',
+    description: 'Stream "message", "delivery", "member", "mesh" and "typing" events of one chat (or all, with "invitation") until cancelled',
     paramsSchema: object({ chat: chatRef }),
     handler: ({ chat: ref }, context) => {
       const chat = chatOf(host);

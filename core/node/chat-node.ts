@@ -4,7 +4,9 @@
  * `chat`). Chat secrets live in the profile, never in the database.
  *
  * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
- * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus).
+ * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus);
+ * 'invitation' (Invitation), without a chatId first: a pending inbound invitation;
+ * 'invitation-delivered' (chatId, Endpoint): an outgoing invitation reached the invitee's node.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -18,7 +20,10 @@ import type { KernelHooks } from '../hooks.js';
 import type { Profile } from '../identity/profile.js';
 import type { Storage } from '../storage.js';
 import type { Endpoint, NetworkId } from '../types.js';
+import { normaliseEmail } from '../chat/network-id.js';
 import { ChatTransport } from './chat-transport.js';
+import { ERR_NODE_INVITATION_SECRET, NodeError } from './errors.js';
+import { assertInvitationText, type Invitation, Invitations, type InvitationsHost } from './invitations.js';
 import type { PeerCertificate, SecureChatSession } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
@@ -37,6 +42,11 @@ export interface ChatNodeOptions {
   verifiedCertificate?: (der: Buffer) => PeerCertificate | undefined;
   /** The peer leaf's public key through the verifier's parse cache (the handshake then parses it once). */
   peerPublicKey?: (der: Buffer) => KeyObject;
+  /** The DHT and LAN discovery services, if loaded: invitation masks are announced and looked up there. */
+  dht?: InvitationsHost['dht'];
+  lan?: InvitationsHost['lan'];
+  /** How often an inviter looks the invitee up (tests shorten it). */
+  invitationLookupMs?: number;
 }
 
 export interface ChatSummary {
@@ -74,6 +84,7 @@ export class ChatNode extends EventEmitter {
   readonly service: ChatService;
   readonly transport: ChatTransport;
   readonly store: HistoryStore;
+  readonly invitations: Invitations;
   private readonly o: ChatNodeOptions;
   private readonly open = new Set<MemberSession>();
   private readonly sessionListeners = new Set<(s: MemberSession) => void>();
@@ -86,10 +97,29 @@ export class ChatNode extends EventEmitter {
     this.store = store;
     this.service = service;
     this.transport = transport;
+    const { profile } = o;
+    this.invitations = new Invitations({
+      connections: o.connections,
+      hooks: o.hooks,
+      service,
+      store,
+      logger: o.logger,
+      selfEmail: profile.email,
+      identity: { certificateChain: profile.certificateChain, privateKey: profile.privateKey, ...(profile.staple ? { staple: profile.staple } : {}) },
+      settings: profile.settings,
+      persist: o.persist,
+      hasSecret: (email) => this.store.chats().some((c) => c.kind === 'private' && c.name === email && this.secretOf(c.networkId) !== undefined),
+      emit: (event, invitation) => this.emit(event, invitation),
+      emitDelivered: (chatId, endpoint) => this.emit('invitation-delivered', chatId, endpoint),
+      emitMessage: (chatId, m) => this.emit('message', chatId, m),
+      ...(o.dht ? { dht: o.dht } : {}),
+      ...(o.lan ? { lan: o.lan } : {}),
+      ...(o.invitationLookupMs !== undefined ? { lookupIntervalMs: o.invitationLookupMs } : {}),
+    });
   }
 
-  get stats(): { chat: ChatService['stats']; transport: ChatTransport['stats'] } {
-    return { chat: this.service.stats, transport: this.transport.stats };
+  get stats(): { chat: ChatService['stats']; transport: ChatTransport['stats']; invitations: Invitations['stats'] } {
+    return { chat: this.service.stats, transport: this.transport.stats, invitations: this.invitations.stats };
   }
 
   /** Builds the chat side and brings back every chat that was online. */
@@ -169,10 +199,12 @@ export class ChatNode extends EventEmitter {
         this.o.logger.warn({ err, chatId: record.chatId }, 'a stored chat could not be restored');
       }
     }
+    await this.invitations.start();
   }
 
   /** Every chat offline, transport stopped; the store stays (the kernel's storage owns the database). */
   async stop(): Promise<void> {
+    await this.invitations.stop();
     // Meshes first: a stopped mesh ignores its sessions closing (no trigger update or
     // re-evaluation per session, which made stopping a big mesh quadratic per node).
     // goOffline clears the stored online flag, which must survive a restart: put it back.
@@ -189,6 +221,44 @@ export class ChatNode extends EventEmitter {
   peerDiscovered(networkId: NetworkId, endpoint: Endpoint): void {
     const record = this.store.chatByNetworkId(networkId);
     if (record && this.service.isOnlineSafe(record.chatId)) this.transport.dial(record.chatId, endpoint);
+    else this.invitations.peerDiscovered(networkId, endpoint);
+  }
+
+  /**
+   * Invites `email` into a private chat (spec §2.6, encrypted): the chat is opened and
+   * brought online, `text` is its first message, and it is delivered to the invitee's
+   * node as soon as discovery finds it, until the invitee joins.
+   */
+  async invite(email: string, text: string): Promise<ChatSummary> {
+    const peer = normaliseEmail(email);
+    // Checked before the chat is opened; `invitations.invite` checks the same again.
+    assertInvitationText(text);
+    if (this.invitations.hasSecret(peer)) throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
+    const summary = await this.openPrivateChat(peer);
+    if (!this.service.onlineMembers(summary.chatId).includes(peer)) await this.invitations.invite(summary.chatId, peer, text);
+    else this.service.send(summary.chatId, text);
+    return this.summary(this.store.chat(summary.chatId)!);
+  }
+
+  /** Pending inbound invitations (each holds an offline private chat). */
+  pendingInvitations(): Invitation[] {
+    return this.invitations.list();
+  }
+
+  /** Accepts the invitation from `email`: its text becomes the first message and the chat goes online. */
+  async acceptInvitation(email: string): Promise<ChatSummary> {
+    const chatId = await this.invitations.accept(email);
+    return this.summary(this.store.chat(chatId)!);
+  }
+
+  /** Declines the invitation from `email`: its offline chat is deleted. */
+  async declineInvitation(email: string): Promise<void> {
+    await this.leave(await this.invitations.decline(email));
+  }
+
+  /** Inbound invitations on/off and "LAN only" (kept in the profile). */
+  setInvitationPolicy(policy: { allow?: boolean; lanOnly?: boolean }): Promise<{ allow: boolean; lanOnly: boolean }> {
+    return this.invitations.setPolicy(policy);
   }
 
   list(): ChatSummary[] {
@@ -248,6 +318,7 @@ export class ChatNode extends EventEmitter {
   async leave(chatId: number): Promise<void> {
     const record = this.store.chat(chatId);
     if (!record) return;
+    await this.invitations.forget(chatId);
     if (this.service.isOnlineSafe(chatId)) await this.service.goOffline(chatId);
     this.store.deleteChat(chatId);
     this.networkIds.delete(chatId);
@@ -281,7 +352,11 @@ export class ChatNode extends EventEmitter {
     });
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));
-    s.on('member-online', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: true }));
+    s.on('member-online', (chatId: number, identity: string) => {
+      // The invitee joined: the inviter stops looking (another device of ours does not count).
+      if (identity !== this.selfIdentity) this.invitations.stopInvite(chatId);
+      this.emit('member', chatId, { identity, online: true });
+    });
     s.on('member-offline', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: false }));
     s.on('mesh-status', (chatId: number, status: MeshStatus) => this.emit('mesh', chatId, status));
     s.on('dial', (chatId: number, endpoint: Endpoint) => this.transport.dial(chatId, endpoint, true));

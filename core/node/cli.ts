@@ -1,6 +1,7 @@
 /**
  * `bitchat join <group>`, `bitchat chat <email>`, `bitchat send <chat> <text>`,
- * `bitchat history <chat>` and `bitchat status`.
+ * `bitchat history <chat>`, `bitchat status`, and invitations: `bitchat invite
+ * <email> <text>`, `bitchat invitations`, `bitchat accept <email>`, `bitchat decline <email>`.
  *
  * When a node runs on the config's data folder (`bitchat start`, or a `join` in
  * another terminal), the commands go through its control socket: the chat comes
@@ -27,6 +28,7 @@ import { Kernel } from '../kernel.js';
 import { DATABASE_FILE_NAME, Storage } from '../storage.js';
 import { HISTORY_KEY_SETTING } from './chat-node.js';
 import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
+import type { Invitation } from './invitations.js';
 
 const DEFAULT_SEND_WAIT_S = 10;
 const DEFAULT_HISTORY_LIMIT = 20;
@@ -84,6 +86,16 @@ export async function linkToNode(args: NodeCliArgs, options: { unlock?: boolean 
       await kernel.stop();
     },
   };
+}
+
+/** Runs `fn` against the running node, or a node of this process for the call. */
+async function withNode(args: CommonArgs, fn: (caller: ControlCaller) => Promise<void>): Promise<void> {
+  const link = await linkToNode(args);
+  try {
+    await fn(link.caller);
+  } finally {
+    await link.close();
+  }
 }
 
 /** Opens a chat (`chat.join` / `chat.open`), prints its last messages, then what happens in it until Ctrl-C. */
@@ -166,6 +178,66 @@ export function addChatCommands(cli: Argv, io: CliIo): Argv {
         } finally {
           await link.close();
         }
+      },
+    )
+    .command(
+      'invite <email> <text>',
+      'Invite someone who has not added you into a private chat (the text travels encrypted)',
+      (b) =>
+        pw(b)
+          .positional('email', { type: 'string', demandOption: true })
+          .positional('text', { type: 'string', demandOption: true })
+          .option('wait', { type: 'number', default: DEFAULT_SEND_WAIT_S, describe: 'Seconds to wait for the invitee\'s node to take it (0: do not wait; a running node keeps trying)' }),
+      async (args) => {
+        const a = args as unknown as CommonArgs & { email: string; text: string; wait: number };
+        await withNode(a, async (caller) => {
+          const onEvent = (event: string, data: unknown): void => {
+            const ep = (data as { endpoint?: { host: string; port: number } }).endpoint;
+            if (event === 'delivered' && ep) io.out(`delivered to ${ep.host}:${ep.port}`);
+          };
+          const r = await caller.call<{ chat: ChatJson; delivered: number }>('chat.invite', { email: a.email, text: a.text, wait: Math.max(0, a.wait) }, { onEvent });
+          io.out(r.delivered > 0 ? `invited ${r.chat.name}` : `invitation to ${r.chat.name} not delivered yet (the invitee was not found)`);
+        });
+      },
+    )
+    .command(
+      'invitations',
+      'List pending invitations: sender (from its certificate), safety number, text',
+      (b) => pw(b),
+      async (args) => {
+        await withNode(args as unknown as CommonArgs, async (caller) => {
+          const r = await caller.call<{ pending: Invitation[]; outgoing: Array<{ email: string; deliveries: number }> }>('chat.invitations');
+          if (r.pending.length === 0) io.out('no pending invitations');
+          for (const i of r.pending) {
+            io.out(`${i.email} (${i.name}), safety number ${i.safetyNumber}, ${new Date(i.receivedAt).toISOString().replace('T', ' ').slice(0, 19)}`);
+            io.out(`  ${i.text}`);
+          }
+          for (const o of r.outgoing) io.out(`invited ${o.email}: looking (${o.deliveries} deliveries)`);
+        });
+      },
+    )
+    .command(
+      'accept <email>',
+      'Accept the invitation from an e-mail address: the chat comes online (compare the safety number first)',
+      (b) => pw(b).positional('email', { type: 'string', demandOption: true }),
+      async (args) => {
+        const a = args as unknown as CommonArgs & { email: string };
+        await withNode(a, async (caller) => {
+          const chat = await caller.call<ChatJson>('chat.accept', { email: a.email });
+          io.out(`accepted: private chat with ${chat.name} is online`);
+        });
+      },
+    )
+    .command(
+      'decline <email>',
+      'Decline the invitation from an e-mail address: its chat is deleted',
+      (b) => pw(b).positional('email', { type: 'string', demandOption: true }),
+      async (args) => {
+        const a = args as unknown as CommonArgs & { email: string };
+        await withNode(a, async (caller) => {
+          await caller.call('chat.decline', { email: a.email });
+          io.out(`declined the invitation from ${a.email}`);
+        });
       },
     )
     .command(

@@ -25,3 +25,11 @@ export const ERR_NODE_NO_IDENTITY = 'ERR_NODE_NO_IDENTITY';
 export const ERR_NODE_UNKNOWN_CHAT = 'ERR_NODE_UNKNOWN_CHAT';
 /** A peer read nothing while too many bytes were queued to it; its session is closed. */
 export const ERR_NODE_SLOW_PEER = 'ERR_NODE_SLOW_PEER';
+/** No pending invitation (or chat) matches. */
+export const ERR_NODE_INVITATION_NOT_FOUND = 'ERR_NODE_INVITATION_NOT_FOUND';
+/** An invitation was refused (wrong certificate, malformed text, caps, not the invitee). */
+export const ERR_NODE_INVITATION_REFUSED = 'ERR_NODE_INVITATION_REFUSED';
+/** A private chat with a shared secret cannot be invited into (spec §2.6). */
+export const ERR_NODE_INVITATION_SECRET = 'ERR_NODE_INVITATION_SECRET';
+/** An invitation text above the cap. */
+export const ERR_NODE_INVITATION_TOO_LARGE = 'ERR_NODE_INVITATION_TOO_LARGE';

@@ -11,7 +11,7 @@ import type { KernelHooks } from '../hooks.js';
 import type { Profile } from '../identity/profile.js';
 import type { CertificateVerifier, PeerVerdict } from '../identity/verifier.js';
 import type { Storage } from '../storage.js';
-import { ChatNode } from './chat-node.js';
+import { ChatNode, type ChatNodeOptions } from './chat-node.js';
 import { ERR_NODE_LOCKED, NodeError } from './errors.js';
 import { IdentityService } from './identity-service.js';
 import type { PeerCertificate } from './secure-session.js';
@@ -29,6 +29,8 @@ export interface NodeHost {
   logger: Logger;
   profilePath: string | null;
   register(name: 'identity' | 'chat', value: unknown): void;
+  /** A plugin's service if registered (the DHT and LAN discovery, for invitations). */
+  tryResolve?(name: string): unknown;
 }
 
 export interface NodeRuntimeOptions {
@@ -40,6 +42,14 @@ export interface NodeRuntimeOptions {
   profileIterations?: number;
   /** RSA bits of profiles created through the identity service. */
   profileBits?: number;
+  /** How often an inviter looks the invitee up (tests shorten it; default 30 s). */
+  invitationLookupMs?: number;
+}
+
+/** A plugin service with these methods, else undefined (plugins are optional). */
+function serviceWith<T>(value: unknown, methods: readonly string[]): T | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function') ? (value as T) : undefined;
 }
 
 export class NodeRuntime {
@@ -117,10 +127,19 @@ export class NodeRuntime {
         if (!this.verifier) throw new NodeError(ERR_NODE_LOCKED, 'the profile was locked');
         return this.verifier.publicKeyOf(der);
       },
+      ...this.discoveryServices(),
+      ...(this.options.invitationLookupMs !== undefined ? { invitationLookupMs: this.options.invitationLookupMs } : {}),
     });
     this.host.register('chat', this.chatNode);
     // Online only now: discovery answers to the announcements must find the node.
     await this.chatNode.resume();
+  }
+
+  /** The DHT and LAN services invitations announce masks on (plugins registered them in apply). */
+  private discoveryServices(): Pick<ChatNodeOptions, 'dht' | 'lan'> {
+    const dht = serviceWith<NonNullable<ChatNodeOptions['dht']>>(this.host.tryResolve?.('dht'), ['announce', 'withdraw', 'lookup']);
+    const lan = serviceWith<NonNullable<ChatNodeOptions['lan']>>(this.host.tryResolve?.('lan-discovery'), ['announce', 'withdraw']);
+    return { ...(dht ? { dht } : {}), ...(lan ? { lan } : {}) };
   }
 
   private rememberVerified(der: Buffer, peer: NonNullable<PeerVerdict['peer']>): void {
