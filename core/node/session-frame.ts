@@ -44,34 +44,67 @@ export function decodeSessionFrame(buf: Buffer): SessionFrame {
   return { port, data: Buffer.from(buf.subarray(SESSION_FRAME_HEADER)) };
 }
 
-/** Incremental decoder: push stream chunks, get whole frames. */
+/**
+ * Incremental decoder: push stream chunks, get whole frames. A frame inside one chunk is
+ * handed over as a view of it (stream ports: no copy; messages on port 0 are copied so a
+ * kept message does not pin a whole record); a frame that spans chunks is joined once,
+ * when its last byte arrives, never re-joined per chunk.
+ */
 export class SessionFrameDecoder {
+  /** The start of one incomplete frame; when it holds 4+ bytes, the first piece holds the whole header. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
   /** Calls `onFrame` for every complete frame; throws on a malformed header. */
   push(chunk: Buffer, onFrame: (frame: SessionFrame) => void): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    let rest = chunk;
+    if (this.pendingBytes > 0) {
+      if (this.pendingBytes < SESSION_FRAME_HEADER) {
+        // At most 3 bytes held: join them with the start of the chunk into one header piece.
+        const take = Math.min(SESSION_FRAME_HEADER - this.pendingBytes, rest.length);
+        this.pending = [Buffer.concat([...this.pending, rest.subarray(0, take)])];
+        this.pendingBytes += take;
+        rest = rest.subarray(take);
+        if (this.pendingBytes < SESSION_FRAME_HEADER) return;
+      }
+      const { port, length } = readHeader(this.pending[0]!, 0);
+      const missing = SESSION_FRAME_HEADER + length - this.pendingBytes;
+      if (rest.length < missing) {
+        this.pending.push(rest);
+        this.pendingBytes += rest.length;
+        return;
+      }
+      const whole = Buffer.concat([...this.pending, rest.subarray(0, missing)]);
+      this.pending = [];
+      this.pendingBytes = 0;
+      rest = rest.subarray(missing);
+      onFrame({ port, data: whole.subarray(SESSION_FRAME_HEADER) });
+    }
     let offset = 0;
-    for (;;) {
-      if (buf.length - offset < SESSION_FRAME_HEADER) break;
-      const port = buf.readUInt16LE(offset);
-      const length = buf.readUInt16LE(offset + 2);
-      if (port === MESSAGE_PORT && length > MAX_MESSAGE_SIZE) throw new NodeError(ERR_NODE_BAD_FRAME, `message of ${length} bytes above ${MAX_MESSAGE_SIZE}`);
-      if (buf.length - offset < SESSION_FRAME_HEADER + length) break;
+    while (rest.length - offset >= SESSION_FRAME_HEADER) {
+      const { port, length } = readHeader(rest, offset);
+      if (rest.length - offset < SESSION_FRAME_HEADER + length) break;
       const start = offset + SESSION_FRAME_HEADER;
       offset = start + length;
-      onFrame({ port, data: Buffer.from(buf.subarray(start, offset)) });
+      const data = rest.subarray(start, offset);
+      onFrame({ port, data: port === MESSAGE_PORT ? Buffer.from(data) : data });
     }
-    buf = buf.subarray(offset);
-    this.pending = buf.length ? [buf] : [];
-    this.pendingBytes = buf.length;
+    if (offset < rest.length) {
+      this.pending = [rest.subarray(offset)];
+      this.pendingBytes = rest.length - offset;
+    }
   }
 
   /** Bytes of an incomplete frame held (at most one frame). */
   get buffered(): number {
     return this.pendingBytes;
   }
+}
+
+/** Port and length at `offset`; a message longer than the cap is refused as soon as its header is seen. */
+function readHeader(buf: Buffer, offset: number): { port: number; length: number } {
+  const port = buf.readUInt16LE(offset);
+  const length = buf.readUInt16LE(offset + 2);
+  if (port === MESSAGE_PORT && length > MAX_MESSAGE_SIZE) throw new NodeError(ERR_NODE_BAD_FRAME, `message of ${length} bytes above ${MAX_MESSAGE_SIZE}`);
+  return { port, length };
 }

@@ -35,6 +35,32 @@ describe('session frames (spec §4.2)', () => {
     }
   });
 
+  it('reassembles frames cut into many random pieces, holding at most one frame', () => {
+    const frames = Array.from({ length: 40 }, (_, i) => encodeSessionFrame(i % 3, randomBytes(Math.floor(Math.random() * 3000))));
+    const wire = Buffer.concat(frames);
+    for (let round = 0; round < 50; round++) {
+      const out: SessionFrame[] = [];
+      const d = new SessionFrameDecoder();
+      for (let at = 0; at < wire.length; ) {
+        const piece = 1 + Math.floor(Math.random() * (round % 2 ? 7 : 5000));
+        d.push(wire.subarray(at, at + piece), (f) => out.push(f));
+        at += piece;
+        expect(d.buffered).to.be.at.most(3000 + 4);
+      }
+      expect(out.map((f) => encodeSessionFrame(f.port, f.data))).to.deep.equal(frames);
+      expect(d.buffered).to.equal(0);
+    }
+  });
+
+  it('hands stream-port data over as a view of the chunk, messages as copies', () => {
+    const chunk = Buffer.concat([encodeSessionFrame(1, randomBytes(1000)), encodeSessionFrame(0, Buffer.from('hi'))]);
+    const out: SessionFrame[] = [];
+    new SessionFrameDecoder().push(chunk, (f) => out.push(f));
+    chunk.fill(0);
+    expect(out[0]!.data.every((b) => b === 0)).to.equal(true);
+    expect(out[1]!.data.toString()).to.equal('hi');
+  });
+
   it('fuzz: random bytes either decode to frames that re-encode identically or throw a typed error', () => {
     for (let i = 0; i < FUZZ_CASES; i++) {
       const buf = randomBytes(1 + Math.floor(Math.random() * 64));
