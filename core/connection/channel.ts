@@ -81,6 +81,12 @@ export class VirtualChannel extends Duplex {
   private pendingOffset = 0;
   private pendingBytes = 0;
   private pendingCallback: ((err?: Error | null) => void) | null = null;
+  /**
+   * Set while the tail of a write (less than a frame) waits for the app's next write,
+   * which a back-pressured writer makes as soon as its write completes: sent alone, the
+   * tail would be a runt frame (and, in a tunnel, a runt frame on every hop).
+   */
+  private tailHold: NodeJS.Immediate | null = null;
   /** `_final`'s callback while the last bytes still wait to be sent. */
   private finalCallback: ((err?: Error | null) => void) | null = null;
   private receivedEnd = false;
@@ -247,7 +253,7 @@ export class VirtualChannel extends Duplex {
    * frames stay full: a tunnel's inner frames keep matching its outer ones one to one.
    */
   get sendable(): boolean {
-    return this.pendingBytes > 0 && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
+    return this.pendingBytes > 0 && !this.tailHold && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
   }
 
   /**
@@ -289,7 +295,7 @@ export class VirtualChannel extends Duplex {
 
   /** After a frame went out: take the app's next bytes when less than a frame is left; end when all are out. */
   private readonly written = (): void => {
-    this.releaseWrite();
+    this.releaseWrite(true);
     this.sentListener?.();
     if (this.pendingBytes > 0 || !this.finalCallback) return;
     const cb = this.finalCallback;
@@ -303,12 +309,25 @@ export class VirtualChannel extends Duplex {
    * next write joins the queue and fills that frame (no runt frame per write), while
    * the channel never holds more than one frame beyond what credit lets it send.
    */
-  private releaseWrite(): void {
+  private releaseWrite(holdTail = false): void {
     if (!this.pendingCallback || this.pendingBytes >= this.frameData) return;
     const cb = this.pendingCallback;
     this.pendingCallback = null;
     cb();
+    // A writer held back until now writes again within this turn of the event loop
+    // (its callback or 'drain' runs first): keep the tail for it until then.
+    if (holdTail && this.pendingBytes > 0 && this.pendingBytes < this.frameData && !this.pendingCallback && !this.finalCallback && !this.tailHold) {
+      this.tailHold = setImmediate(this.releaseTail);
+    }
   }
+
+  /** Send a held tail: the app wrote more, ended, or let the turn pass. */
+  private readonly releaseTail = (): void => {
+    if (!this.tailHold) return;
+    clearImmediate(this.tailHold);
+    this.tailHold = null;
+    if (this.sendable) this.host.scheduleSend(this);
+  };
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (chunk.length > 0) this.enqueue(chunk);
@@ -326,6 +345,7 @@ export class VirtualChannel extends Duplex {
   private enqueue(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (this.tailHold) this.releaseTail();
   }
 
   private afterEnqueue(): void {
@@ -334,6 +354,7 @@ export class VirtualChannel extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    this.releaseTail();
     if (this.pendingBytes > 0) {
       // The last bytes are still queued: CHANNEL_END follows them (see `written`).
       this.finalCallback = callback;
@@ -366,6 +387,8 @@ export class VirtualChannel extends Duplex {
     this.finalCallback = null;
     this.sink = null;
     this.sentListener = null;
+    if (this.tailHold) clearImmediate(this.tailHold);
+    this.tailHold = null;
     cb?.(new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed'));
     callback(err);
   }
