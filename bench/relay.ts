@@ -144,7 +144,14 @@ async function securePair([near, far]: [Duplex, Duplex]): Promise<[Duplex, Duple
 }
 
 /** MiB/s of a one-way bulk transfer, and the CPU time per MiB it took in this process and the relay's. */
-async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<{ rate: number; cpuPerMiB: number }> {
+/** One bulk transfer: MiB/s, and CPU µs per MiB in all processes and in the relay's (or forwarder's) alone. */
+interface BulkRun {
+  rate: number;
+  cpuPerMiB: number;
+  relayCpuPerMiB: number;
+}
+
+async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<BulkRun> {
   const chunk = randomBytes(CHUNK);
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -161,9 +168,11 @@ async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise
   }
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const used = cpuMicros() - ownCpu + ((await relay.cpu()) - relayCpu);
+  const own = cpuMicros() - ownCpu;
+  const relayUsed = (await relay.cpu()) - relayCpu;
   far.removeAllListeners('data');
-  return { rate: BULK_BYTES / MIB / seconds, cpuPerMiB: used / (BULK_BYTES / MIB) };
+  const mib = BULK_BYTES / MIB;
+  return { rate: mib / seconds, cpuPerMiB: (own + relayUsed) / mib, relayCpuPerMiB: relayUsed / mib };
 }
 
 /** Median round trip (µs) of a small message echoed by the far end. */
@@ -241,10 +250,12 @@ export async function run(): Promise<BenchRow[]> {
       await pingPong(d);
       await pingPong(t);
       await pingPong(f);
-      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity }, forwarder: { rate: 0, cpuPerMiB: Infinity } };
-      const keep = (into: { rate: number; cpuPerMiB: number }, run: { rate: number; cpuPerMiB: number }): void => {
+      const none = (): BulkRun => ({ rate: 0, cpuPerMiB: Infinity, relayCpuPerMiB: Infinity });
+      const best = { direct: none(), relay: none(), forwarder: none() };
+      const keep = (into: BulkRun, run: BulkRun): void => {
         into.rate = Math.max(into.rate, run.rate);
         into.cpuPerMiB = Math.min(into.cpuPerMiB, run.cpuPerMiB);
+        into.relayCpuPerMiB = Math.min(into.relayCpuPerMiB, run.relayCpuPerMiB);
       };
       for (let r = 0; r < ROUNDS; r++) {
         if (PATHS.has('direct')) keep(best.direct, await bulk(d, relay));
@@ -258,7 +269,11 @@ export async function run(): Promise<BenchRow[]> {
         // Profiling a subset: each measured path on its own, no ratios.
         for (const path of PATHS) {
           const m = best[path as keyof typeof best];
-          rows.push({ name: `${label} throughput, ${path}`, value: Math.round(m.rate), unit: 'MiB/s' }, { name: `${label} CPU per MiB, ${path}`, value: Math.round(m.cpuPerMiB), unit: 'µs' });
+          rows.push(
+            { name: `${label} throughput, ${path}`, value: Math.round(m.rate), unit: 'MiB/s' },
+            { name: `${label} CPU per MiB, ${path}`, value: Math.round(m.cpuPerMiB), unit: 'µs' },
+            { name: `${label} CPU per MiB in the relay process, ${path}`, value: Math.round(m.relayCpuPerMiB), unit: 'µs' },
+          );
         }
         continue;
       }
@@ -267,6 +282,8 @@ export async function run(): Promise<BenchRow[]> {
         { name: `${label} CPU per MiB via relay (both processes)`, value: Math.round(best.relay.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
         { name: `${label} throughput via a plain TCP forwarder`, value: Math.round(best.forwarder.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) } },
         { name: `${label} CPU per MiB via a plain TCP forwarder`, value: Math.round(best.forwarder.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
+        // The relay's own share, against what a plain forwarder costs in the same process.
+        { name: `${label} CPU per MiB in the relay process`, value: Math.round(best.relay.relayCpuPerMiB), unit: 'µs', reference: { name: 'forwarder', value: Math.round(best.forwarder.relayCpuPerMiB) } },
         { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
         { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
       );

@@ -51,7 +51,7 @@ describe('connection/tunnels (through a third node)', () => {
     await closed;
     await waitFor(() => b.manager.getConnection(a.manager.peerId)!.stats.bytesIn >= data.length);
     const inner = tunnel.stats.framesOut - inner0;
-    // Full inner frames of 16384 - 23 data bytes (the last one shorter, plus CHANNEL_END).
+    // Full inner frames of WRITE_FRAME_DATA - 23 data bytes (the last one shorter, plus CHANNEL_END).
     expect(inner).to.equal(Math.ceil(data.length / (WRITE_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
     // Each hop carries the inner frames whole, one (or, in the same tick, several) per frame
     // of its own: never a frame for an inner header and another for its data.
