@@ -176,6 +176,11 @@ export class VirtualChannel extends Duplex {
     if (flush && this.sendable) this.host.scheduleSend(this);
   }
 
+  /** @internal the connection closes normally: a tail held for the next write goes now. */
+  flushTail(): void {
+    this.releaseTail();
+  }
+
   /** @internal bytes queued and not yet sent (raw or written). */
   get queuedBytes(): number {
     return this.pendingBytes;
@@ -321,7 +326,7 @@ export class VirtualChannel extends Duplex {
     }
   }
 
-  /** Send a held tail: the app wrote more, ended, or let the turn pass. */
+  /** Send a held tail: the app wrote more, ended, or let the turn pass (or the connection closes: see {@link flushTail}). */
   private readonly releaseTail = (): void => {
     if (!this.tailHold) return;
     clearImmediate(this.tailHold);

@@ -264,6 +264,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   close(reason?: Error): void {
     if (this.isClosed) return;
     // A normal close sends what the channels already queued (sending waits for the end of the tick).
+    if (!reason) for (const channel of this.channels.values()) channel.flushTail();
     if (!reason && !this.drainWaitSince) this.pump();
     this.isClosed = true;
     this.closeReason = reason;
