@@ -11,6 +11,7 @@ import {
   GROWN_WINDOW_CHANNELS,
   MAX_CHANNEL_WINDOW,
   Signal,
+  TUNNEL_FRAME_DATA,
   WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
@@ -142,7 +143,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     // Inside a tunnel our frames are the payload of the carrying channel's frames: sized
     // so that one of ours, header included, fills exactly one of those, and the far end
     // reads each of ours whole from one outer frame (no reassembly copy).
-    this.frameData = init.virtual ? WRITE_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
+    this.frameData = init.virtual ? TUNNEL_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
   }
 
   get peerId(): PeerId {
@@ -203,7 +204,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_LIMIT, `at most ${this.limits.maxChannels} channels per connection`);
     }
-    const channel = this.addChannel(name, false);
+    const channel = this.addChannel(name, false, signal);
     const opened = channel.waitOpen();
     this.sendControl(signal, channel.name);
     const timer = setTimeout(() => {
@@ -322,8 +323,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.wakeName(channel.key);
   }
 
-  private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
-    const channel = new VirtualChannel(this, name, inbound, this.frameData);
+  private addChannel(name: Buffer, inbound: boolean, signal: number): VirtualChannel {
+    // A tunnel's channels carry whole frames of the connection inside (see TUNNEL_FRAME_DATA).
+    const tunnel = signal === Signal.CONNECT_PROXY_TUNNEL || signal === Signal.CONNECT_PROXY_CONNECTION;
+    const channel = new VirtualChannel(this, name, inbound, tunnel && !this.virtual ? TUNNEL_FRAME_DATA : this.frameData);
     this.channels.set(channel.key, channel);
     this.stats.channelsOpened++;
     if (this.counters) this.counters.channelsOpened++;
@@ -496,7 +499,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       this.refused();
       return;
     }
-    const channel = this.addChannel(frame.name, true);
+    const channel = this.addChannel(frame.name, true, frame.signal);
     let decided = false;
     let timer: NodeJS.Timeout | undefined;
     const request: ChannelRequest = {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, createHash } from 'node:crypto';
-import { ConnectionError, FRAME_HEADER_LENGTH, WRITE_FRAME_DATA, type VirtualChannel } from '../../../core/connection/index.js';
+import { ConnectionError, FRAME_HEADER_LENGTH, TUNNEL_FRAME_DATA, type VirtualChannel } from '../../../core/connection/index.js';
 import { Testnet, acceptAll, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
 describe('connection/tunnels (through a third node)', () => {
@@ -51,8 +51,8 @@ describe('connection/tunnels (through a third node)', () => {
     await closed;
     await waitFor(() => b.manager.getConnection(a.manager.peerId)!.stats.bytesIn >= data.length);
     const inner = tunnel.stats.framesOut - inner0;
-    // Full inner frames of WRITE_FRAME_DATA - 23 data bytes (the last one shorter, plus CHANNEL_END).
-    expect(inner).to.equal(Math.ceil(data.length / (WRITE_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
+    // Full inner frames of TUNNEL_FRAME_DATA - 23 data bytes (the last one shorter, plus CHANNEL_END).
+    expect(inner).to.equal(Math.ceil(data.length / (TUNNEL_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
     // Each hop carries the inner frames whole, one (or, in the same tick, several) per frame
     // of its own: never a frame for an inner header and another for its data.
     const controlAllowance = 8;
