@@ -10,7 +10,9 @@
  * through a plain TCP forwarder (two piped sockets) in the relay's process: what any
  * relay written in Node costs, the floor for ours.
  * `node --import tsx bench/relay.ts` (or `npm run bench relay`); add `--cpu-prof`
- * to profile both processes.
+ * to profile both processes. For profiles of one path: `--paths=relay` (of relay,
+ * direct, forwarder), `--kinds=bare` (of secure, bare), `--mib=N` per transfer,
+ * `--rounds=N` (e.g. under `valgrind --tool=callgrind --trace-children=yes`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -30,10 +32,17 @@ import type { RelayPlugin } from '../plugins/relay/index.js';
 import { loadIdentity, options } from '../test/core/secure-channel/helpers.js';
 import type { BenchRow } from './types.js';
 
-const BULK_BYTES = 32 * 1024 * 1024;
-/** Bulk runs per path, alternating; the best counts (the machine is shared). */
-const ROUNDS = 5;
 const MIB = 1024 * 1024;
+/** `--name=value` from the command line (profiling a single path), else `fallback`. */
+function arg(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? fallback;
+}
+const BULK_BYTES = Number(arg('mib', '32')) * MIB;
+/** Bulk runs per path, alternating; the best counts (the machine is shared). */
+const ROUNDS = Number(arg('rounds', '5'));
+const PATHS = new Set(arg('paths', 'direct,relay,forwarder').split(','));
+const KINDS = arg('kinds', 'secure,bare').split(',');
 const CHUNK = 64 * 1024;
 const PINGS = 400;
 const PING_BYTES = 64;
@@ -135,7 +144,14 @@ async function securePair([near, far]: [Duplex, Duplex]): Promise<[Duplex, Duple
 }
 
 /** MiB/s of a one-way bulk transfer, and the CPU time per MiB it took in this process and the relay's. */
-async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<{ rate: number; cpuPerMiB: number }> {
+/** One bulk transfer: MiB/s, and CPU µs per MiB in all processes and in the relay's (or forwarder's) alone. */
+interface BulkRun {
+  rate: number;
+  cpuPerMiB: number;
+  relayCpuPerMiB: number;
+}
+
+async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise<BulkRun> {
   const chunk = randomBytes(CHUNK);
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -152,9 +168,11 @@ async function bulk([near, far]: [Duplex, Duplex], relay: RelayProcess): Promise
   }
   await done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const used = cpuMicros() - ownCpu + ((await relay.cpu()) - relayCpu);
+  const own = cpuMicros() - ownCpu;
+  const relayUsed = (await relay.cpu()) - relayCpu;
   far.removeAllListeners('data');
-  return { rate: BULK_BYTES / MIB / seconds, cpuPerMiB: used / (BULK_BYTES / MIB) };
+  const mib = BULK_BYTES / MIB;
+  return { rate: mib / seconds, cpuPerMiB: (own + relayUsed) / mib, relayCpuPerMiB: relayUsed / mib };
 }
 
 /** Median round trip (µs) of a small message echoed by the far end. */
@@ -219,7 +237,7 @@ export async function run(): Promise<BenchRow[]> {
     if (!tunnel.virtual || directLink.virtual || forwardedLink.virtual) throw new Error('unexpected link kinds');
 
     const rows: BenchRow[] = [];
-    for (const secure of [true, false]) {
+    for (const secure of KINDS.map((k) => k === 'secure')) {
       const label = secure ? 'SecureChannel' : 'bare channel';
       const pair = async (link: Connection): Promise<[Duplex, Duplex]> => {
         const p = await channelPair(link, target);
@@ -232,24 +250,40 @@ export async function run(): Promise<BenchRow[]> {
       await pingPong(d);
       await pingPong(t);
       await pingPong(f);
-      const best = { direct: { rate: 0, cpuPerMiB: Infinity }, relay: { rate: 0, cpuPerMiB: Infinity }, forwarder: { rate: 0, cpuPerMiB: Infinity } };
-      const keep = (into: { rate: number; cpuPerMiB: number }, run: { rate: number; cpuPerMiB: number }): void => {
+      const none = (): BulkRun => ({ rate: 0, cpuPerMiB: Infinity, relayCpuPerMiB: Infinity });
+      const best = { direct: none(), relay: none(), forwarder: none() };
+      const keep = (into: BulkRun, run: BulkRun): void => {
         into.rate = Math.max(into.rate, run.rate);
         into.cpuPerMiB = Math.min(into.cpuPerMiB, run.cpuPerMiB);
+        into.relayCpuPerMiB = Math.min(into.relayCpuPerMiB, run.relayCpuPerMiB);
       };
       for (let r = 0; r < ROUNDS; r++) {
-        keep(best.direct, await bulk(d, relay));
-        keep(best.relay, await bulk(t, relay));
-        keep(best.forwarder, await bulk(f, relay));
+        if (PATHS.has('direct')) keep(best.direct, await bulk(d, relay));
+        if (PATHS.has('relay')) keep(best.relay, await bulk(t, relay));
+        if (PATHS.has('forwarder')) keep(best.forwarder, await bulk(f, relay));
       }
       const directRtt = await pingPong(d);
       const relayRtt = await pingPong(t);
       for (const s of [...d, ...t, ...f]) s.destroy();
+      if (PATHS.size < 3) {
+        // Profiling a subset: each measured path on its own, no ratios.
+        for (const path of PATHS) {
+          const m = best[path as keyof typeof best];
+          rows.push(
+            { name: `${label} throughput, ${path}`, value: Math.round(m.rate), unit: 'MiB/s' },
+            { name: `${label} CPU per MiB, ${path}`, value: Math.round(m.cpuPerMiB), unit: 'µs' },
+            { name: `${label} CPU per MiB in the relay process, ${path}`, value: Math.round(m.relayCpuPerMiB), unit: 'µs' },
+          );
+        }
+        continue;
+      }
       rows.push(
         { name: `${label} throughput via relay`, value: Math.round(best.relay.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) }, target: '>= 70% of direct' },
         { name: `${label} CPU per MiB via relay (both processes)`, value: Math.round(best.relay.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
         { name: `${label} throughput via a plain TCP forwarder`, value: Math.round(best.forwarder.rate), unit: 'MiB/s', reference: { name: 'direct', value: Math.round(best.direct.rate) } },
         { name: `${label} CPU per MiB via a plain TCP forwarder`, value: Math.round(best.forwarder.cpuPerMiB), unit: 'µs', reference: { name: 'direct', value: Math.round(best.direct.cpuPerMiB) } },
+        // The relay's own share, against what a plain forwarder costs in the same process.
+        { name: `${label} CPU per MiB in the relay process`, value: Math.round(best.relay.relayCpuPerMiB), unit: 'µs', reference: { name: 'forwarder', value: Math.round(best.forwarder.relayCpuPerMiB) } },
         { name: `${label} round trip via relay (median, 64 B)`, value: Math.round(relayRtt), unit: 'µs', reference: { name: 'direct', value: Math.round(directRtt) } },
         { name: `${label} latency added by the relay`, value: Math.round(relayRtt - directRtt), unit: 'µs' },
       );

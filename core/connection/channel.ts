@@ -26,6 +26,17 @@ export interface ChannelHost {
 /** Where a channel is in its life. */
 export type ChannelState = 'opening' | 'open' | 'closed';
 
+/**
+ * Where a channel's received bytes go instead of its readable side (see
+ * {@link VirtualChannel.divert}): `deliver` takes each piece as it arrives (`more` when
+ * the frame it belongs to continues), `held` says how many delivered bytes the taker
+ * still holds (credit is returned only for the rest).
+ */
+export interface ChannelSink {
+  deliver(data: Buffer, more: boolean): void;
+  held(): number;
+}
+
 const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
 /** Drop sent chunks from the front of the send queue once this many piled up. */
 const COMPACT_AFTER_CHUNKS = 64;
@@ -70,11 +81,21 @@ export class VirtualChannel extends Duplex {
   private pendingOffset = 0;
   private pendingBytes = 0;
   private pendingCallback: ((err?: Error | null) => void) | null = null;
+  /**
+   * Set while the tail of a write (less than a frame) waits for the app's next write,
+   * which a back-pressured writer makes as soon as its write completes: sent alone, the
+   * tail would be a runt frame (and, in a tunnel, a runt frame on every hop).
+   */
+  private tailHold: NodeJS.Immediate | null = null;
   /** `_final`'s callback while the last bytes still wait to be sent. */
   private finalCallback: ((err?: Error | null) => void) | null = null;
   private receivedEnd = false;
   private silent = false;
   private remoteClosed = false;
+  /** Set by {@link divert}: received bytes bypass the readable side. */
+  private sink: ChannelSink | null = null;
+  /** Called after each frame of ours went out (see {@link onFrameSent}). */
+  private sentListener: (() => void) | null = null;
   private openWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   /** @internal created by {@link Connection}; `frameData` caps the payload of one data frame. */
@@ -111,16 +132,82 @@ export class VirtualChannel extends Duplex {
     waiter?.resolve();
   }
 
-  /** @internal a CHANNEL_DATA frame arrived; throws when the peer overran its credit. */
-  receive(data: Buffer): void {
+  /**
+   * @internal a CHANNEL_DATA frame (or, with `more`, a piece of one that continues)
+   * arrived; throws when the peer overran its credit.
+   */
+  receive(data: Buffer, more = false): void {
     if (data.length > this.recvCredit) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_FLOW_CONTROL, `peer sent ${data.length} bytes with ${this.recvCredit} credit`);
     }
     this.recvCredit -= data.length;
     if (this.channelState === 'closed' || this.receivedEnd) return;
     this.stats.bytesIn += data.length;
+    const sink = this.sink;
+    if (sink) {
+      sink.deliver(data, more);
+      this.refreshCredit();
+      return;
+    }
     // Ignoring push()'s verdict is safe: the window bounds what can pile up.
     this.push(data);
+  }
+
+  /**
+   * @internal From now on hand received bytes straight to `sink` (a tunnel's connection
+   * or a relay's splice) instead of through the readable side: no stream machinery per
+   * frame. Bytes already buffered go first. Credit then follows `sink.held()` the way it
+   * follows the unread bytes otherwise, so flow control stays end to end.
+   */
+  divert(sink: ChannelSink): void {
+    for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read() as Buffer | null) sink.deliver(chunk, false);
+    this.sink = sink;
+    this.refreshCredit();
+  }
+
+  /**
+   * @internal Queue bytes to send without the writable side (for a tunnel's connection
+   * or a splice, which bound what they queue themselves; see {@link queuedBytes}).
+   * `flush` false lets the caller add more before the frame is cut.
+   */
+  sendRaw(data: Buffer, flush = true): void {
+    if (this.channelState === 'closed') return;
+    if (data.length > 0) this.enqueue(data);
+    if (flush && this.sendable) this.host.scheduleSend(this);
+  }
+
+  /** @internal the connection closes normally: a tail held for the next write goes now. */
+  flushTail(): void {
+    this.releaseTail();
+  }
+
+  /** @internal bytes queued and not yet sent (raw or written). */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** @internal call `listener` after each frame of ours went out (one listener; null removes it). */
+  onFrameSent(listener: (() => void) | null): void {
+    this.sentListener = listener;
+  }
+
+  /**
+   * @internal Return credit for what the consumer took: the unread bytes (or what a
+   * sink still holds) and the credit still outstanding stay within the window. The
+   * window grows only for a consumer that keeps up (holds nothing): a stalled one keeps
+   * the initial window, so it never buffers more than that.
+   */
+  refreshCredit(): void {
+    if (this.channelState === 'closed') return;
+    const held = this.sink ? this.sink.held() : this.readableLength;
+    const window = held === 0 ? this.host.receiveWindow() : CHANNEL_WINDOW;
+    const grant = window - held - this.recvCredit;
+    if (grant >= window / WINDOW_UPDATE_DIVISOR) {
+      this.recvCredit += grant;
+      const data = Buffer.allocUnsafe(4);
+      data.writeUInt32LE(grant, 0);
+      this.host.sendControl(Signal.WINDOW_UPDATE, this.name, data);
+    }
   }
 
   /** @internal a WINDOW_UPDATE arrived; throws when it would raise credit above the largest window. */
@@ -171,7 +258,7 @@ export class VirtualChannel extends Duplex {
    * frames stay full: a tunnel's inner frames keep matching its outer ones one to one.
    */
   get sendable(): boolean {
-    return this.pendingBytes > 0 && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
+    return this.pendingBytes > 0 && !this.tailHold && this.sendCredit >= Math.min(this.pendingBytes, this.frameData) && this.channelState !== 'closed';
   }
 
   /**
@@ -213,7 +300,8 @@ export class VirtualChannel extends Duplex {
 
   /** After a frame went out: take the app's next bytes when less than a frame is left; end when all are out. */
   private readonly written = (): void => {
-    this.releaseWrite();
+    this.releaseWrite(true);
+    this.sentListener?.();
     if (this.pendingBytes > 0 || !this.finalCallback) return;
     const cb = this.finalCallback;
     this.finalCallback = null;
@@ -226,12 +314,25 @@ export class VirtualChannel extends Duplex {
    * next write joins the queue and fills that frame (no runt frame per write), while
    * the channel never holds more than one frame beyond what credit lets it send.
    */
-  private releaseWrite(): void {
+  private releaseWrite(holdTail = false): void {
     if (!this.pendingCallback || this.pendingBytes >= this.frameData) return;
     const cb = this.pendingCallback;
     this.pendingCallback = null;
     cb();
+    // A writer held back until now writes again within this turn of the event loop
+    // (its callback or 'drain' runs first): keep the tail for it until then.
+    if (holdTail && this.pendingBytes > 0 && this.pendingBytes < this.frameData && !this.pendingCallback && !this.finalCallback && !this.tailHold) {
+      this.tailHold = setImmediate(this.releaseTail);
+    }
   }
+
+  /** Send a held tail: the app wrote more, ended, or let the turn pass (or the connection closes: see {@link flushTail}). */
+  private readonly releaseTail = (): void => {
+    if (!this.tailHold) return;
+    clearImmediate(this.tailHold);
+    this.tailHold = null;
+    if (this.sendable) this.host.scheduleSend(this);
+  };
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (chunk.length > 0) this.enqueue(chunk);
@@ -249,6 +350,7 @@ export class VirtualChannel extends Duplex {
   private enqueue(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (this.tailHold) this.releaseTail();
   }
 
   private afterEnqueue(): void {
@@ -257,6 +359,7 @@ export class VirtualChannel extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    this.releaseTail();
     if (this.pendingBytes > 0) {
       // The last bytes are still queued: CHANNEL_END follows them (see `written`).
       this.finalCallback = callback;
@@ -267,17 +370,7 @@ export class VirtualChannel extends Duplex {
   }
 
   override _read(): void {
-    if (this.channelState === 'closed') return;
-    // Grow the window only for a reader that keeps up (nothing left unread): a stalled
-    // reader keeps the initial window, so it never buffers more than that.
-    const window = this.readableLength === 0 ? this.host.receiveWindow() : CHANNEL_WINDOW;
-    const grant = window - this.readableLength - this.recvCredit;
-    if (grant >= window / WINDOW_UPDATE_DIVISOR) {
-      this.recvCredit += grant;
-      const data = Buffer.allocUnsafe(4);
-      data.writeUInt32LE(grant, 0);
-      this.host.sendControl(Signal.WINDOW_UPDATE, this.name, data);
-    }
+    if (!this.sink) this.refreshCredit();
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
@@ -297,6 +390,10 @@ export class VirtualChannel extends Duplex {
     this.pendingBytes = 0;
     this.pendingCallback = null;
     this.finalCallback = null;
+    this.sink = null;
+    this.sentListener = null;
+    if (this.tailHold) clearImmediate(this.tailHold);
+    this.tailHold = null;
     cb?.(new ConnectionError(ConnectionErrorCode.CLOSED, 'channel closed'));
     callback(err);
   }

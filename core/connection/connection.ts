@@ -11,6 +11,7 @@ import {
   GROWN_WINDOW_CHANNELS,
   MAX_CHANNEL_WINDOW,
   Signal,
+  TUNNEL_FRAME_DATA,
   WRITE_FRAME_DATA,
 } from './constants.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
@@ -91,6 +92,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   closeReason: Error | undefined;
 
   private readonly stream: Duplex;
+  /**
+   * For a tunnel: the channel of the connection that carries it. Frames go into its send
+   * queue and come out of its frames directly, not through the Node stream machinery
+   * (its writable and readable sides carry only the handshake).
+   */
+  private readonly carrier: VirtualChannel | undefined;
   private readonly limits: ConnectionLimits;
   private readonly logger: Logger | undefined;
   private readonly counters: TrafficCounters | undefined;
@@ -119,6 +126,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   constructor(init: ConnectionInit) {
     super();
     this.stream = init.stream;
+    this.carrier = init.stream instanceof VirtualChannel ? init.stream : undefined;
     this.limits = init.limits;
     this.logger = init.logger;
     this.counters = init.counters;
@@ -135,7 +143,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     // Inside a tunnel our frames are the payload of the carrying channel's frames: sized
     // so that one of ours, header included, fills exactly one of those, and the far end
     // reads each of ours whole from one outer frame (no reassembly copy).
-    this.frameData = init.virtual ? WRITE_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
+    this.frameData = init.virtual ? TUNNEL_FRAME_DATA - FRAME_HEADER_LENGTH : WRITE_FRAME_DATA;
   }
 
   get peerId(): PeerId {
@@ -159,7 +167,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   start(): void {
     if (this.started || this.isClosed) return;
     this.started = true;
-    this.stream.on('data', this.onChunk);
+    if (!this.carrier) this.stream.on('data', this.onChunk);
     this.stream.on('end', this.onEnd);
     this.stream.on('error', this.onError);
     this.stream.on('close', this.onStreamClose);
@@ -168,6 +176,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     const rest = this.rest;
     this.rest = undefined;
     if (rest) this.onChunk(rest);
+    if (this.isClosed) return;
+    if (this.carrier) {
+      // We decode each piece at once and hold nothing: the carrier returns credit as it
+      // delivers (our channels' own windows bound what waits for their readers).
+      this.carrier.divert({ deliver: this.onChunk, held: () => 0 });
+      this.carrier.onFrameSent(this.onCarrierSent);
+    }
+    // Flowing, so the carrier's end (or the socket's) is seen.
     if (!this.isClosed) this.stream.resume();
   }
 
@@ -188,7 +204,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     if (this.channels.size + this.closing.size >= this.limits.maxChannels) {
       throw new ConnectionError(ConnectionErrorCode.CHANNEL_LIMIT, `at most ${this.limits.maxChannels} channels per connection`);
     }
-    const channel = this.addChannel(name, false);
+    const channel = this.addChannel(name, false, signal);
     const opened = channel.waitOpen();
     this.sendControl(signal, channel.name);
     const timer = setTimeout(() => {
@@ -249,6 +265,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   close(reason?: Error): void {
     if (this.isClosed) return;
     // A normal close sends what the channels already queued (sending waits for the end of the tick).
+    if (!reason) for (const channel of this.channels.values()) channel.flushTail();
     if (!reason && !this.drainWaitSince) this.pump();
     this.isClosed = true;
     this.closeReason = reason;
@@ -261,6 +278,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.closing.clear();
     for (const key of [...this.nameWaiters.keys()]) this.wakeName(key);
     this.stream.off('data', this.onChunk);
+    this.carrier?.onFrameSent(null);
     this.flush();
     if (reason) {
       this.stream.destroy();
@@ -305,8 +323,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.wakeName(channel.key);
   }
 
-  private addChannel(name: Buffer, inbound: boolean): VirtualChannel {
-    const channel = new VirtualChannel(this, name, inbound, this.frameData);
+  private addChannel(name: Buffer, inbound: boolean, signal: number): VirtualChannel {
+    // A tunnel's channels carry whole frames of the connection inside (see TUNNEL_FRAME_DATA).
+    const tunnel = signal === Signal.CONNECT_PROXY_TUNNEL || signal === Signal.CONNECT_PROXY_CONNECTION;
+    const channel = new VirtualChannel(this, name, inbound, tunnel && !this.virtual ? TUNNEL_FRAME_DATA : this.frameData);
     this.channels.set(channel.key, channel);
     this.stats.channelsOpened++;
     if (this.counters) this.counters.channelsOpened++;
@@ -314,8 +334,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
   }
 
   private write(buf: Buffer): void {
-    this.corkUntilNextTick();
-    this.stream.write(buf);
+    if (this.carrier) {
+      this.carrier.sendRaw(buf);
+    } else {
+      this.corkUntilNextTick();
+      this.stream.write(buf);
+    }
     this.lastSent = Date.now();
     this.stats.framesOut++;
     this.stats.bytesOut += buf.length;
@@ -328,7 +352,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
    * system call for a socket, one data frame for a tunnel's carrying channel.
    */
   private corkUntilNextTick(): void {
-    if (this.corked) return;
+    // A carrier cuts its frames at the end of the tick anyway.
+    if (this.corked || this.carrier) return;
     this.corked = true;
     this.stream.cork();
     process.nextTick(this.flush);
@@ -340,21 +365,32 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.stream.uncork();
   };
 
+  /** Bytes handed to the stream (or carrier) and not yet sent. */
+  private unsent(): number {
+    return this.carrier ? this.carrier.queuedBytes : this.stream.writableLength;
+  }
+
   /** Round-robin: one frame per ready channel per turn until the stream is full. */
   private pump(): void {
     if (this.pumping || this.isClosed) return;
     this.pumping = true;
-    const stream = this.stream;
+    const { stream, carrier } = this;
     this.corkUntilNextTick();
     try {
-      while (this.ready.length > 0 && stream.writableLength < this.sendBufferBytes) {
+      while (this.ready.length > 0 && this.unsent() < this.sendBufferBytes) {
         const channel = this.ready.shift()!;
         if (!channel.sendable) continue;
         const { parts, length, written } = channel.takeFrameData();
         const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
         writeFrameHeader(header, 0, Signal.CHANNEL_DATA, channel.name, length);
-        stream.write(header);
-        for (const part of parts) stream.write(part);
+        if (carrier) {
+          // The whole frame is queued before the carrier may cut one of its own.
+          carrier.sendRaw(header, false);
+          for (let i = 0; i < parts.length; i++) carrier.sendRaw(parts[i]!, i === parts.length - 1);
+        } else {
+          stream.write(header);
+          for (const part of parts) stream.write(part);
+        }
         const n = FRAME_HEADER_LENGTH + length;
         this.stats.framesOut++;
         this.stats.bytesOut += n;
@@ -368,13 +404,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
     this.lastSent = Date.now();
     if (this.ready.length > 0 && !this.isClosed) {
       this.drainWaitSince = Date.now();
-      stream.once('drain', this.onDrain);
+      if (!carrier) stream.once('drain', this.onDrain);
     }
   }
 
   private readonly onDrain = (): void => {
     this.drainWaitSince = 0;
     this.pump();
+  };
+
+  /** The carrier sent a frame of ours: go on once its queue is below our send buffer. */
+  private readonly onCarrierSent = (): void => {
+    if (this.drainWaitSince && this.carrier!.queuedBytes < this.sendBufferBytes) this.onDrain();
   };
 
   private readonly onChunk = (chunk: Buffer): void => {
@@ -401,7 +442,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
         return;
       case Signal.CHANNEL_DATA: {
         const channel = this.channels.get(frame.name.toString('latin1'));
-        if (channel) channel.receive(frame.data);
+        if (channel) channel.receive(frame.data, frame.more === true);
         else this.dropped();
         return;
       }
@@ -458,7 +499,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Channe
       this.refused();
       return;
     }
-    const channel = this.addChannel(frame.name, true);
+    const channel = this.addChannel(frame.name, true, frame.signal);
     let decided = false;
     let timer: NodeJS.Timeout | undefined;
     const request: ChannelRequest = {

@@ -21,8 +21,20 @@ export const FRAME_HEADER_LENGTH = 1 + CHANNEL_NAME_LENGTH + 2;
  * clear of loopback's slow case at exactly 64 KiB writes (STACK.md).
  */
 export const MAX_FRAME_DATA = 32768;
-/** Largest data part our writers put in one frame. */
+/**
+ * Largest data part our writers put in one frame of an ordinary channel (measured: 32 KiB
+ * frames cost a direct channel more CPU per byte on loopback, 0.8-1.2 ms vs 0.5-0.8 ms
+ * per MiB, bench/connection.ts).
+ */
 export const WRITE_FRAME_DATA = 16384;
+/**
+ * Largest data part in one frame of a tunnel's channels (signals 4 and 5; the most a
+ * reader takes), and so of the virtual connection inside, whose frames fill them exactly.
+ * A tunnel's frames are handled in three processes: 32 KiB frames cut a relayed
+ * transfer's CPU per byte by about a third against 16 KiB (same syscalls, half the
+ * frames; bench/relay.ts).
+ */
+export const TUNNEL_FRAME_DATA = MAX_FRAME_DATA;
 /**
  * Send credit every channel starts with, in both directions, and the window a receiver
  * grants a channel while its connection carries more than {@link GROWN_WINDOW_CHANNELS}.

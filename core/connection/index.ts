@@ -16,6 +16,7 @@ export { VirtualChannel, type ChannelState } from './channel.js';
 export { Connection, type ChannelRequest, type ConnectionInit, type TrafficCounters } from './connection.js';
 export { dialTcp, tapDirectDial, DIRECT_DIAL_STAGE, DIRECT_DIAL_TAP } from './dial.js';
 export { type TunnelCounters, type TunnelDecision, type TunnelPolicy } from './tunnel.js';
+export { RateGate, type SpliceOptions } from './splice.js';
 export {
   ConnectionManager,
   type ConnectionManagerOptions,

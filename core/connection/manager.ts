@@ -269,8 +269,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * Judge the tunnels this node splices for others (signal 4): refuse some, or put
-   * transforms (rate limits) in the splice. One policy per node (the relay plugin's).
+   * Judge the tunnels this node splices for others (signal 4): refuse some, or give
+   * the splice a rate limit. One policy per node (the relay plugin's).
    * Returns an unsubscribe.
    */
   setTunnelPolicy(policy: TunnelPolicy): () => void {

@@ -14,7 +14,7 @@
  *
  * The result is an ordinary {@link Connection} marked `virtual`, so tunnels nest.
  */
-import type { Duplex, Transform } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../types.js';
 import type { VirtualChannel } from './channel.js';
@@ -23,6 +23,7 @@ import { type ConnectionLimits, Signal } from './constants.js';
 import { decodeEpn, encodeEpn } from './endpoint.js';
 import { ConnectionError, ConnectionErrorCode } from './errors.js';
 import type { Frame } from './frame.js';
+import { splice, type SpliceOptions } from './splice.js';
 
 /** Tunnel counters (part of the manager's stats). */
 export interface TunnelCounters {
@@ -52,13 +53,14 @@ export interface TunnelHost {
   tunnelPolicy(): TunnelPolicy | undefined;
 }
 
-/** What a {@link TunnelPolicy} decides for one tunnel: refuse it, or splice it through optional transforms. */
-export type TunnelDecision = false | undefined | { toFar?: Transform; toNear?: Transform; onClose?: () => void };
-
 /**
- * Called when this node (R) is asked to splice `near` (the requester) to `far`
- * (the target). `false` refuses; transforms sit in the splice (rate limits).
+ * What a {@link TunnelPolicy} decides for one tunnel: refuse it (`false`), splice it
+ * plainly (`undefined`), or splice it with options (a rate limit); `onClose` runs once
+ * the tunnel is gone.
  */
+export type TunnelDecision = false | undefined | (SpliceOptions & { onClose?: () => void });
+
+/** Called when this node (R) is asked to splice `near` (the requester) to `far` (the target). */
 export type TunnelPolicy = (near: Connection, far: Connection) => TunnelDecision;
 
 interface StatusQuery {
@@ -69,31 +71,6 @@ interface StatusQuery {
 
 function noRoute(target: string, cause?: unknown): ConnectionError {
   return new ConnectionError(ConnectionErrorCode.TUNNEL_NO_ROUTE, `no node offered a tunnel to ${target}`, { cause });
-}
-
-/**
- * Pipe two channels into each other. A side that closed cleanly (both directions
- * ended) lets the other finish delivering; an aborted side aborts the other.
- */
-export function splice(a: VirtualChannel, b: VirtualChannel, onDone: () => void, through: { toFar?: Transform; toNear?: Transform } = {}): void {
-  const { toFar, toNear } = through;
-  if (toFar) a.pipe(toFar).pipe(b);
-  else a.pipe(b);
-  if (toNear) b.pipe(toNear).pipe(a);
-  else b.pipe(a);
-  let closed = 0;
-  const watch = (self: VirtualChannel, other: VirtualChannel): void => {
-    self.once('close', () => {
-      if (!(self.readableEnded && self.writableFinished)) other.destroy();
-      if (++closed === 2) {
-        toFar?.destroy();
-        toNear?.destroy();
-        onDone();
-      }
-    });
-  };
-  watch(a, b);
-  watch(b, a);
 }
 
 /** Finds tunnel nodes, opens tunnels, and serves as tunnel node and tunnel target. */
@@ -207,8 +184,6 @@ export class TunnelService {
           near = request.accept();
         } catch {
           farChannel.destroy();
-          decision?.toFar?.destroy();
-          decision?.toNear?.destroy();
           release();
           return;
         }
@@ -218,8 +193,6 @@ export class TunnelService {
       (err: unknown) => {
         this.host.logger.debug({ err }, 'tunnel far end refused');
         request.refuse();
-        decision?.toFar?.destroy();
-        decision?.toNear?.destroy();
         release();
       },
     );

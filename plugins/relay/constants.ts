@@ -54,8 +54,12 @@ export const DEFAULT_MAX_CLIENTS = 256;
 export const DEFAULT_MAX_NETWORKS_PER_CLIENT = 16;
 export const DEFAULT_MAX_NETWORKS = 1024;
 export const DEFAULT_MAX_TUNNELS = 128;
-/** Per tunnel, each direction. 0 = unlimited. */
-export const DEFAULT_TUNNEL_BYTES_PER_SECOND = 1024 * 1024;
+/**
+ * Per tunnel, each direction; 0 = unlimited. 4 MiB/s: above most NATed peers' uplinks,
+ * so file sharing through a relay is not held back by it, yet one tunnel takes at most
+ * about 3% of a 1 Gbit/s relay (docs/protocol/relay.md §1).
+ */
+export const DEFAULT_TUNNEL_BYTES_PER_SECOND = 4 * 1024 * 1024;
 /** Client: relay upkeep period (spec: 30 s). */
 export const DEFAULT_CLIENT_INTERVAL_MS = 30_000;
 /** Client: reachability re-check period while known, and while unknown (spec §9.4). */

@@ -111,7 +111,7 @@ export const optionsSchema: JsonSchema = {
     maxNetworksPerClient: count('Relay: networks one client may register. @default 16', DEFAULT_MAX_NETWORKS_PER_CLIENT, MAX_NETWORKS_PER_REQUEST, 1),
     maxNetworks: count('Relay: networks relayed in all. @default 1024', DEFAULT_MAX_NETWORKS, 100_000),
     maxTunnels: count('Relay: tunnels to clients spliced at once. @default 128', DEFAULT_MAX_TUNNELS, 100_000),
-    tunnelBytesPerSecond: count('Relay: byte rate per tunnel and direction; 0 = unlimited. @default 1048576', DEFAULT_TUNNEL_BYTES_PER_SECOND, 1e10),
+    tunnelBytesPerSecond: count('Relay: byte rate per tunnel and direction; 0 = unlimited. @default 4194304', DEFAULT_TUNNEL_BYTES_PER_SECOND, 1e10),
     answerProbes: { type: 'boolean', default: true, description: 'Dial back nodes that ask whether their port is reachable. @default true' },
     allowPrivateAddresses: { type: 'boolean', default: false, description: 'Use loopback/private relay addresses (tests, LAN set-ups). @default false' },
     intervalSeconds: seconds('Client: relay upkeep period. @default 30', DEFAULT_CLIENT_INTERVAL_MS / 1000),

@@ -20,7 +20,6 @@ import type { TunnelDecision } from '../../core/connection/tunnel.js';
 import type { NetworkId } from '../../core/types.js';
 import { MAX_PEER_LIST, RELAY_INFO_HASH, RelayStatus, type RelayStatusValue } from './constants.js';
 import { dialBack } from './reachability.js';
-import { ByteRateLimit } from './throttle.js';
 import { decodeRelayRequest, decodeRelayStop, encodePeerList, encodeRelayResponse } from './wire.js';
 
 /** Where the relay publishes networks: the `dht` and `trackers` services have this shape. */
@@ -329,7 +328,7 @@ export class RelayService {
     this.stats.tunnelsRelayed++;
     const rate = this.options.tunnelBytesPerSecond;
     return {
-      ...(rate > 0 ? { toFar: new ByteRateLimit(rate), toNear: new ByteRateLimit(rate) } : {}),
+      bytesPerSecond: rate,
       onClose: () => {
         this.stats.tunnelsActive--;
       },

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, createHash } from 'node:crypto';
-import { ConnectionError, FRAME_HEADER_LENGTH, WRITE_FRAME_DATA } from '../../../core/connection/index.js';
+import { ConnectionError, FRAME_HEADER_LENGTH, TUNNEL_FRAME_DATA, type VirtualChannel } from '../../../core/connection/index.js';
 import { Testnet, acceptAll, channelName, drain, endpointOf, once, waitFor } from './testnet.js';
 
 describe('connection/tunnels (through a third node)', () => {
@@ -51,8 +51,8 @@ describe('connection/tunnels (through a third node)', () => {
     await closed;
     await waitFor(() => b.manager.getConnection(a.manager.peerId)!.stats.bytesIn >= data.length);
     const inner = tunnel.stats.framesOut - inner0;
-    // Full inner frames of 16384 - 23 data bytes (the last one shorter, plus CHANNEL_END).
-    expect(inner).to.equal(Math.ceil(data.length / (WRITE_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
+    // Full inner frames of TUNNEL_FRAME_DATA - 23 data bytes (the last one shorter, plus CHANNEL_END).
+    expect(inner).to.equal(Math.ceil(data.length / (TUNNEL_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
     // Each hop carries the inner frames whole, one (or, in the same tick, several) per frame
     // of its own: never a frame for an inner header and another for its data.
     const controlAllowance = 8;
@@ -100,6 +100,30 @@ describe('connection/tunnels (through a third node)', () => {
     const again = await a.manager.connectVia(endpointOf(b), a.manager.getConnection(r.manager.peerId)!);
     expect(again).to.equal(direct);
     expect(a.manager.connections.filter((c) => c.virtual)).to.have.length(0);
+  });
+
+  it('a tunnel aborted in the middle of a transfer frees everything on all three nodes', async () => {
+    const { a, r, b } = await triangle();
+    let farChannel: VirtualChannel | undefined;
+    acceptAll(b, (ch) => {
+      farChannel = ch;
+      ch.resume();
+    });
+    const tunnel = await a.manager.connectVia(endpointOf(b));
+    const channel = await tunnel.openChannel(channelName('aborted'));
+    channel.on('error', () => undefined);
+    channel.write(randomBytes(4_000_000));
+    await waitFor(() => (farChannel?.stats.bytesIn ?? 0) > 200_000);
+    expect(r.manager.stats.tunnelsRelaying).to.equal(1);
+    const farClosed = once(farChannel!, 'close');
+    tunnel.close(new ConnectionError('ERR_CONNECTION_CLOSED', 'aborted by the test'));
+    await farClosed;
+    await waitFor(() => r.manager.stats.tunnelsRelaying === 0);
+    await waitFor(() => b.manager.connections.every((c) => !c.virtual));
+    for (const node of [a, r, b]) await waitFor(() => node.manager.connections.every((c) => c.channelCount === 0));
+    // The links themselves stay up for the next tunnel.
+    expect(a.manager.getConnection(r.manager.peerId)?.closed).to.equal(false);
+    expect(b.manager.getConnection(r.manager.peerId)?.closed).to.equal(false);
   });
 
   it('closing the tunnel node closes the tunnel on both ends', async () => {

@@ -4,7 +4,6 @@
  * it only through a tunnel in a relay, with a SecureChannel running inside.
  */
 import { randomBytes } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { expect } from 'chai';
 import { channelName } from '../../../core/chat/network-id.js';
 import type { VirtualChannel } from '../../../core/connection/channel.js';
@@ -147,20 +146,17 @@ describe('plugins/relay in process', function () {
     // The relay's splice, seen from inside: record every byte, flip one when armed.
     const seenByRelay: Buffer[] = [];
     let armed = false;
-    const tap = (): Transform =>
-      new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          seenByRelay.push(Buffer.from(chunk));
-          if (armed && chunk.length > 64) {
-            armed = false;
-            const copy = Buffer.from(chunk);
-            copy[copy.length - 1]! ^= 0x01;
-            return done(null, copy);
-          }
-          done(null, chunk);
-        },
-      });
-    relay.kernel.connections.setTunnelPolicy(() => ({ toFar: tap(), toNear: tap() }));
+    const inspect = (chunk: Buffer): Buffer => {
+      seenByRelay.push(Buffer.from(chunk));
+      if (armed && chunk.length > 64) {
+        armed = false;
+        const copy = Buffer.from(chunk);
+        copy[copy.length - 1]! ^= 0x01;
+        return copy;
+      }
+      return chunk;
+    };
+    relay.kernel.connections.setTunnelPolicy(() => ({ inspect }));
     await reachThroughRelay(member, nat, relay, networkId);
     const { client, server } = await secureOverTunnel(member, nat, networkId);
     const secret = Buffer.from('the relay must never read this sentence');
