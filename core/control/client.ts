@@ -5,7 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ControlError, ControlErrorCode, RemoteError } from './errors.js';
-import { decodeReply, encodeRequest, encodeResult, LineSplitter, MAX_REPLY_BYTES, type ControlReply, type RequestId } from './protocol.js';
+import { decodeReply, encodeRequest, encodeResult, LineSplitter, tickBatchedWriter, MAX_REPLY_BYTES, type ControlReply, type RequestId } from './protocol.js';
 import type { ControlMethods } from './registry.js';
 
 /** A node that accepted the connection answers at once; a socket that hangs longer is treated as dead. */
@@ -37,10 +37,12 @@ export class ControlClient implements ControlCaller {
   private readonly splitter = new LineSplitter(MAX_REPLY_BYTES);
   private nextId = 1;
   private closedError: Error | undefined;
-  private corked = false;
+  /** Requests made in the same tick leave in one write. */
+  private readonly write: (line: Buffer) => void;
 
   private constructor(socket: Socket) {
     this.socket = socket;
+    this.write = tickBatchedWriter(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new ControlError(ControlErrorCode.CLOSED, `control socket: ${err.message}`, { cause: err })));
     socket.on('close', () => this.fail(new ControlError(ControlErrorCode.CLOSED, 'the node closed the control connection')));
@@ -92,18 +94,6 @@ export class ControlClient implements ControlCaller {
     });
   }
 
-  /** Requests made in the same tick leave in one write. */
-  private write(line: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(line);
-  }
 
   close(): void {
     this.closedError ??= new ControlError(ControlErrorCode.CLOSED, 'the control connection was closed');

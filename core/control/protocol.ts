@@ -13,6 +13,7 @@
  * decoded, the decoder refuses invalid UTF-8, non-objects, unknown keys and
  * out-of-range fields. Buffers in results are sent as lower-case hex.
  */
+import type { Writable } from 'node:stream';
 import { BitChatError } from '../errors.js';
 import { ControlError, ControlErrorCode } from './errors.js';
 
@@ -53,6 +54,22 @@ export class BadRequest extends ControlError {
     super(ControlErrorCode.BAD_REQUEST, message);
     this.id = id;
   }
+}
+
+/** Writes lines to `socket` so that those written in the same tick leave in one write (pipelined requests and replies). */
+export function tickBatchedWriter(socket: Writable): (line: Buffer) => void {
+  let corked = false;
+  return (line) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(line);
+  };
 }
 
 /**

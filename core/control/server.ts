@@ -19,6 +19,7 @@ import {
   encodeResult,
   LineSplitter,
   MAX_REQUEST_BYTES,
+  tickBatchedWriter,
   type ControlRequest,
   type RequestId,
 } from './protocol.js';
@@ -147,13 +148,15 @@ class ControlConnection {
   private ended = false;
   /** After a fatal line: what still arrives is dropped until the socket closes. */
   private closing = false;
-  private corked = false;
+  /** Replies that become ready in the same tick (pipelined requests) leave in one write. */
+  private readonly send: (line: Buffer) => void;
 
   constructor(socket: Socket, options: ConnectionOptions, stats: ControlServerStats) {
     this.socket = socket;
     this.o = options;
     this.stats = stats;
     this.splitter = new LineSplitter(options.maxRequestBytes);
+    this.send = tickBatchedWriter(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.ended = true;
@@ -263,16 +266,7 @@ class ControlConnection {
       this.destroy();
       return;
     }
-    // Replies that become ready in the same tick (pipelined requests) leave in one write.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(line);
+    this.send(line);
   }
 
   /** The client ended its side and nothing is in flight: end ours. */
