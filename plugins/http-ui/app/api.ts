@@ -126,6 +126,23 @@ export interface Member {
   safetyNumber: string | null;
 }
 
+/** A pending inbound invitation (spec §2.6): someone who has not been added started a private chat with us. */
+export interface Invitation {
+  chatId: number;
+  /** The inviter's e-mail, from its certificate. */
+  email: string;
+  name: string;
+  text: string;
+  fingerprint: string;
+  safetyNumber: string;
+  receivedAt: number;
+}
+
+export interface InvitationPolicy {
+  allow: boolean;
+  lanOnly: boolean;
+}
+
 export interface Transfer {
   id: string;
   name: string;
@@ -165,6 +182,8 @@ export type UiEvent =
   | { type: 'mesh'; chatId: number; status: string }
   | { type: 'file'; transfer: Transfer }
   | { type: 'registration'; registration: Registration | null }
+  | { type: 'invitation'; invitation: Invitation }
+  | { type: 'invitation-delivered'; chatId: number; endpoint: string }
   | { type: string; [key: string]: unknown };
 
 /** One WebSocket for live events; reconnects with back-off while the page is open. */
