@@ -51,6 +51,7 @@ export const profileSchema = {
     available: { type: 'boolean' },
     status: identityStatusSchema,
     chat: { type: 'boolean', description: 'The chat service is running (the profile is unlocked).' },
+    invitations: { type: 'boolean', description: 'The unlocked chat service has invitations (spec §2.6).' },
     fileShare: { type: 'boolean', description: 'The file-share plugin is loaded.' },
     registration: registrationSchema,
     certificate: { enum: ['self', 'ca', null], description: "Who issued the unlocked profile's certificate (null while locked)." },

@@ -88,6 +88,8 @@ export interface ProfileInfo {
   status: IdentityStatus;
   chat: boolean;
   fileShare: boolean;
+  /** The chat service has invitations (older or stand-in services have none). */
+  invitations?: boolean;
   registration?: Registration | null;
   /** Who issued the unlocked profile's certificate. */
   certificate?: 'self' | 'ca' | null;

@@ -10,12 +10,17 @@ import { chatOf, completeSummary } from './chats.js';
 type Loose = Record<string, any>;
 type Invitations = Required<Pick<ChatServiceView, 'invite' | 'pendingInvitations' | 'acceptInvitation' | 'declineInvitation' | 'setInvitationPolicy'>>;
 
+const INVITATION_METHODS = ['invite', 'pendingInvitations', 'acceptInvitation', 'declineInvitation', 'setInvitationPolicy'] as const;
+
+/** Whether a chat service has invitations (the page shows them only then). */
+export function hasInvitations(chat: ChatServiceView | undefined): boolean {
+  return chat !== undefined && INVITATION_METHODS.every((method) => typeof chat[method] === 'function');
+}
+
 /** The unlocked chat service's invitation methods (a service without them is answered 501). */
 function invitationsOf(api: PluginApi): { chat: ChatServiceView; inv: Invitations } {
   const chat = chatOf(api);
-  for (const method of ['invite', 'pendingInvitations', 'acceptInvitation', 'declineInvitation', 'setInvitationPolicy'] as const) {
-    if (typeof chat[method] !== 'function') throw new UiError(ERR_UI_NO_INVITATIONS, 501, 'this chat service has no invitations');
-  }
+  if (!hasInvitations(chat)) throw new UiError(ERR_UI_NO_INVITATIONS, 501, 'this chat service has no invitations');
   return { chat, inv: chat as ChatServiceView & Invitations };
 }
 

@@ -47,7 +47,8 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
     await dht?.close();
   });
 
-  it('documents the routes in the OpenAPI document', async () => {
+  it('tells the page it has invitations, and documents the routes in the OpenAPI document', async () => {
+    expect((await api(nodes[0]!, '/api/profile')).json().invitations).to.equal(true);
     const paths = Object.keys((await api(nodes[0]!, '/api/openapi.json')).json().paths);
     expect(paths).to.include.members(['/api/invitations', '/api/invitations/accept', '/api/invitations/decline', '/api/invitations/policy']);
   });

@@ -1,4 +1,4 @@
-import { ApiError, getJson, postJson, type Chat, type Invitation, type Message, type UiEvent } from '../api.js';
+import { getJson, postJson, type Chat, type Invitation, type Message, type UiEvent } from '../api.js';
 import { el, errorLine, field, formatTime, input } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 
@@ -27,14 +27,9 @@ function chatItem(chat: Chat): HTMLLIElement {
   );
 }
 
-/** Pending invitations; none when the chat service has no invitations (an older node answers 501). */
-async function pendingInvitations(): Promise<Invitation[]> {
-  try {
-    return await getJson<Invitation[]>('/api/invitations');
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 501) return [];
-    throw err;
-  }
+/** Pending invitations; none asked for when the chat service has no invitations. */
+function pendingInvitations(ctx: Context): Promise<Invitation[]> {
+  return ctx.profile.invitations ? getJson<Invitation[]>('/api/invitations') : Promise.resolve([]);
 }
 
 /**
@@ -93,7 +88,7 @@ export async function chatListScreen(ctx: Context): Promise<Screen> {
   const invitations = el('section', { class: 'panel invitations-panel', 'aria-label': 'Invitations' }, el('h2', {}, 'Invitations'), invitationList);
   const known = new Map<number, Chat>();
   const refresh = async (): Promise<void> => {
-    const [all, pending] = await Promise.all([getJson<Chat[]>('/api/chats'), pendingInvitations()]);
+    const [all, pending] = await Promise.all([getJson<Chat[]>('/api/chats'), pendingInvitations(ctx)]);
     // A pending invitation holds an offline private chat: it is shown as the invitation, not as a chat.
     const invited = new Set(pending.map((i) => i.chatId));
     const chats = all.filter((c) => !invited.has(c.chatId));
@@ -157,8 +152,9 @@ export function joinScreen(ctx: Context): Screen {
   const invitationText = el('textarea', { name: 'invitation-text', rows: '3', maxlength: String(MAX_INVITATION_CHARS) });
   // Spec §2.6: only a chat without a shared secret can be invited into.
   const invitationField = field('Invitation message', invitationText, 'Optional, for someone who has not added you: delivered encrypted as the first message when their node is found.');
+  invitationField.hidden = !ctx.profile.invitations;
   privateSecret.addEventListener('input', () => {
-    invitationField.hidden = privateSecret.value !== '';
+    invitationField.hidden = !ctx.profile.invitations || privateSecret.value !== '';
   });
   const privateError = errorLine();
   const direct = el(

@@ -106,15 +106,10 @@ function caRegisterForm(ctx: Context): HTMLElement {
 
 /**
  * Inbound invitations (spec §2.6): allowed or not, and from the LAN only. Kept in the
- * profile and applied at once; null when the chat service has no invitations.
+ * profile and applied at once.
  */
-async function invitationPolicyPanel(): Promise<HTMLElement | null> {
-  let policy: InvitationPolicy;
-  try {
-    policy = await getJson<InvitationPolicy>('/api/invitations/policy');
-  } catch {
-    return null;
-  }
+async function invitationPolicyPanel(): Promise<HTMLElement> {
+  let policy = await getJson<InvitationPolicy>('/api/invitations/policy');
   const error = errorLine();
   const allow = el('input', { type: 'checkbox', name: 'invitations-allow' });
   const lanOnly = el('input', { type: 'checkbox', name: 'invitations-lan-only' });
@@ -191,7 +186,7 @@ export async function settingsScreen(ctx: Context): Promise<Screen> {
       const lock = el('button', { type: 'button', id: 'lock' }, 'Lock profile');
       lock.addEventListener('click', () => void postJson('/api/profile/lock').then(() => ctx.navigate('#/chats')).catch((err: unknown) => error.set(err)));
       profile.push(el('div', { class: 'row' }, lock));
-      const invitations = ctx.profile.chat ? await invitationPolicyPanel() : null;
+      const invitations = ctx.profile.invitations ? await invitationPolicyPanel() : null;
       if (invitations) profile.push(invitations);
       if (ctx.profile.certificate === 'self') profile.push(caRegisterForm(ctx));
     }
