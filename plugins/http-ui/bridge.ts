@@ -41,7 +41,7 @@ export function chatEvent(name: (typeof CHAT_EVENTS)[number], chatId: unknown, d
 export function invitationEvent(name: (typeof INVITATION_EVENTS)[number], first: any, second: any): UiEvent {
   if (name === 'invitation') return { type: 'invitation', invitation: invitationJson(first ?? {}) };
   const host = typeof second?.host === 'string' ? second.host : '';
-  return { type: 'invitation-delivered', chatId: Number(first), endpoint: host ? `${host.includes(':') ? `[${host}]` : host}:${Number(second?.port) || 0}` : '' };
+  return { type: 'invitation-delivered', chatId: Number(first) || 0, endpoint: host ? `${host.includes(':') ? `[${host}]` : host}:${Number(second?.port) || 0}` : '' };
 }
 
 /**

@@ -174,6 +174,7 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     await pageA.screenshot({ path: artifactPath('invite-form.png'), fullPage: true });
     await pageA.click('#start-private button[type=submit]');
     await pageA.locator('#composer').waitFor();
+    await pageA.locator('#invitation-status', { hasText: 'Invitation delivered' }).waitFor({ timeout: 60_000 });
 
     await pageB.click('#nav a[data-view=chats]');
     const invitation = pageB.locator('#invitations li.invitation[data-email="alice@example.org"]');
