@@ -1,15 +1,15 @@
 /**
  * Forwards the services' events to the open pages: identity (unlocked /
  * locked), and, once unlocked, the chat service's messages, deliveries, typing,
- * members and mesh status, plus file-share progress when it is loaded.
+ * members, mesh status and invitations, plus file-share progress when it is loaded.
  */
 import type { PluginApi } from '../../core/plugin.js';
-import { CHAT_EVENTS, IDENTITY_EVENTS, unsubscribe, type ChatServiceView, type FileShareServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
+import { CHAT_EVENTS, IDENTITY_EVENTS, INVITATION_EVENTS, unsubscribe, type ChatServiceView, type FileShareServiceView, type IdentityServiceView, type Subscribable } from './contract.js';
 import type { UiEvent } from './event-hub.js';
 import { ChatReadMarkers, ReadMarkers, type UnreadTracker } from './read-markers.js';
 import { publicStatus } from './routes/profile.js';
 import { chatNamer, transferWithChats } from './routes/files.js';
-import { memberJson, messageJson } from './serialize.js';
+import { invitationJson, memberJson, messageJson } from './serialize.js';
 
 /** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
 const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
@@ -35,6 +35,13 @@ export function chatEvent(name: (typeof CHAT_EVENTS)[number], chatId: unknown, d
     case 'mesh':
       return { type: 'mesh', ...base, status: typeof detail === 'string' ? detail : String(detail?.status ?? 'none') };
   }
+}
+
+/** The UI event for one invitation event: `invitation` (Invitation) or `invitation-delivered` (chatId, end point). */
+export function invitationEvent(name: (typeof INVITATION_EVENTS)[number], first: any, second: any): UiEvent {
+  if (name === 'invitation') return { type: 'invitation', invitation: invitationJson(first ?? {}) };
+  const host = typeof second?.host === 'string' ? second.host : '';
+  return { type: 'invitation-delivered', chatId: Number(first) || 0, endpoint: host ? `${host.includes(':') ? `[${host}]` : host}:${Number(second?.port) || 0}` : '' };
 }
 
 /**
@@ -115,6 +122,7 @@ export class EventBridge implements UnreadTracker {
         this.#send(chatEvent(event, chatId, detail));
       });
     }
+    for (const event of INVITATION_EVENTS) this.#on(chat, event, (first: unknown, second: unknown) => this.#send(invitationEvent(event, first, second)));
   }
 
   unreadOf(chatId: number): number {

@@ -11,6 +11,8 @@ export const ERR_UI_NO_FILE_SHARE = 'ERR_UI_NO_FILE_SHARE';
 export const ERR_UI_BAD_REQUEST = 'ERR_UI_BAD_REQUEST';
 /** The node runs without a config file, so settings cannot be saved. */
 export const ERR_UI_NO_CONFIG_FILE = 'ERR_UI_NO_CONFIG_FILE';
+/** The chat service has no invitations (an older or stand-in service). */
+export const ERR_UI_NO_INVITATIONS = 'ERR_UI_NO_INVITATIONS';
 export const ERR_UI_INTERNAL = 'ERR_UI_INTERNAL';
 
 export class UiError extends BitChatError {

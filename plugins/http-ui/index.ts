@@ -10,6 +10,7 @@ import { CaRegistration } from './ca-registration.js';
 import { installErrorHandler } from './errors.js';
 import { addChatRoutes } from './routes/chats.js';
 import { addFileRoutes } from './routes/files.js';
+import { addInvitationRoutes } from './routes/invitations.js';
 import { addNodeRoutes } from './routes/node.js';
 import { addFirstRunRoutes } from './routes/first-run.js';
 import { addProfileRoutes, identityOf } from './routes/profile.js';
@@ -87,6 +88,7 @@ export default definePlugin<HttpUiOptions>({
           addProfileRoutes(app, api, publish, () => bridge.attachChat(), () => registration.current);
           addFirstRunRoutes(app, api, publish, registration);
           addChatRoutes(app, api, bridge);
+          addInvitationRoutes(app, api, bridge);
           addSettingsRoutes(app, api);
           addFileRoutes(app, api);
           await api.invokeHttpRoutes(app);

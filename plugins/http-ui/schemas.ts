@@ -21,10 +21,12 @@ export const identityStatusSchema = {
   },
 } as const;
 
+export const emailProperty = { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS, pattern: '^[^\\s@]+@[^\\s@]+$' } as const;
+
 /** What a new profile is made of (self-issued or CA-issued). */
 export const newProfileProperties = {
   name: { type: 'string', minLength: 1, maxLength: MAX_NAME_CHARS },
-  email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS, pattern: '^[^\\s@]+@[^\\s@]+$' },
+  email: emailProperty,
   password: { type: 'string', minLength: 8, maxLength: MAX_SECRET_CHARS },
 } as const;
 
@@ -49,6 +51,7 @@ export const profileSchema = {
     available: { type: 'boolean' },
     status: identityStatusSchema,
     chat: { type: 'boolean', description: 'The chat service is running (the profile is unlocked).' },
+    invitations: { type: 'boolean', description: 'The unlocked chat service has invitations (spec §2.6).' },
     fileShare: { type: 'boolean', description: 'The file-share plugin is loaded.' },
     registration: registrationSchema,
     certificate: { enum: ['self', 'ca', null], description: "Who issued the unlocked profile's certificate (null while locked)." },
@@ -124,3 +127,28 @@ export const chatIdParams = {
 } as const;
 
 export const okSchema = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
+
+/** The core's limit on an invitation text is 4096 UTF-8 bytes; it refuses longer ones (ERR_NODE_INVITATION_TOO_LARGE). */
+export const MAX_INVITATION_CHARS = 4096;
+
+export const invitationSchema = {
+  type: 'object',
+  description: 'A pending inbound invitation: someone who has not been added started a private chat with us (spec §2.6)',
+  properties: {
+    chatId: { type: 'integer', description: 'The offline private chat that holds it until accepted' },
+    email: { type: 'string', description: "The inviter's e-mail, from its certificate" },
+    name: { type: 'string', description: "The inviter's certificate name" },
+    text: { type: 'string' },
+    fingerprint: { type: 'string' },
+    safetyNumber: { type: 'string', description: 'Compare out of band before accepting' },
+    receivedAt: { type: 'integer' },
+  },
+} as const;
+
+export const invitationPolicySchema = {
+  type: 'object',
+  properties: {
+    allow: { type: 'boolean', description: 'Inbound invitations are accepted (the profile is announced under its masked e-mail)' },
+    lanOnly: { type: 'boolean', description: 'Only from private, link-local and loopback addresses' },
+  },
+} as const;

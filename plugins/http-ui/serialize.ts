@@ -127,6 +127,30 @@ export function memberJson(member: Loose | string): MemberJson {
   };
 }
 
+export interface InvitationJson {
+  chatId: number;
+  email: string;
+  name: string;
+  text: string;
+  fingerprint: string;
+  safetyNumber: string;
+  receivedAt: number;
+}
+
+/** A pending invitation as the core lists it (core/node/invitations.ts `Invitation`), read leniently. */
+export function invitationJson(invitation: Loose): InvitationJson {
+  const text = (value: unknown): string => (typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('hex') : '');
+  return {
+    chatId: Number(invitation.chatId) || 0,
+    email: text(invitation.email),
+    name: text(invitation.name),
+    text: text(invitation.text),
+    fingerprint: text(invitation.fingerprint),
+    safetyNumber: text(invitation.safetyNumber),
+    receivedAt: Number(invitation.receivedAt) || 0,
+  };
+}
+
 /** A chat as other records name it: this node's chat ID and the chat's name. */
 export interface ChatRef {
   chatId: number;

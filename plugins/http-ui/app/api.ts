@@ -88,6 +88,8 @@ export interface ProfileInfo {
   status: IdentityStatus;
   chat: boolean;
   fileShare: boolean;
+  /** The chat service has invitations (older or stand-in services have none). */
+  invitations?: boolean;
   registration?: Registration | null;
   /** Who issued the unlocked profile's certificate. */
   certificate?: 'self' | 'ca' | null;
@@ -124,6 +126,23 @@ export interface Member {
   online: boolean;
   fingerprint: string | null;
   safetyNumber: string | null;
+}
+
+/** A pending inbound invitation (spec §2.6): someone who has not been added started a private chat with us. */
+export interface Invitation {
+  chatId: number;
+  /** The inviter's e-mail, from its certificate. */
+  email: string;
+  name: string;
+  text: string;
+  fingerprint: string;
+  safetyNumber: string;
+  receivedAt: number;
+}
+
+export interface InvitationPolicy {
+  allow: boolean;
+  lanOnly: boolean;
 }
 
 export interface Transfer {
@@ -165,6 +184,8 @@ export type UiEvent =
   | { type: 'mesh'; chatId: number; status: string }
   | { type: 'file'; transfer: Transfer }
   | { type: 'registration'; registration: Registration | null }
+  | { type: 'invitation'; invitation: Invitation }
+  | { type: 'invitation-delivered'; chatId: number; endpoint: string }
   | { type: string; [key: string]: unknown };
 
 /** One WebSocket for live events; reconnects with back-off while the page is open. */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { ChatServiceView, IdentityServiceView } from '../contract.js';
 import { ERR_UI_LOCKED, UiError } from '../errors.js';
-import { chatIdParams, chatSchema, errorSchema, MAX_NAME_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS, memberSchema, messageSchema, okSchema } from '../schemas.js';
+import { chatIdParams, chatSchema, emailProperty, errorSchema, MAX_NAME_CHARS, MAX_SECRET_CHARS, MAX_TEXT_CHARS, memberSchema, messageSchema, okSchema } from '../schemas.js';
 import type { UnreadTracker } from '../read-markers.js';
 import { chatJson, decodeCursor, encodeCursor, memberJson, messageJson } from '../serialize.js';
 
@@ -23,7 +23,7 @@ type ChatParams = { Params: { chatId: number } };
 
 
 /** Fills what a chat service's summaries leave out: unread counts and how many members are online. */
-async function completeSummary(chat: ChatServiceView, summary: Loose, unread: UnreadTracker): Promise<Loose> {
+export async function completeSummary(chat: ChatServiceView, summary: Loose, unread: UnreadTracker): Promise<Loose> {
   const out = { ...summary };
   const chatId = Number(out.chatId ?? out.id);
   if (typeof out.unread !== 'number' && typeof out.unreadCount !== 'number') out.unread = unread.unreadOf(chatId);
@@ -72,7 +72,7 @@ export function addChatRoutes(app: FastifyInstance, api: PluginApi, unread: Unre
           properties: {
             kind: { enum: ['group', 'private'] },
             name: { type: 'string', minLength: 1, maxLength: MAX_NAME_CHARS },
-            email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS, pattern: '^[^\\s@]+@[^\\s@]+$' },
+            email: emailProperty,
             secret: { type: 'string', maxLength: MAX_SECRET_CHARS },
           },
           oneOf: [

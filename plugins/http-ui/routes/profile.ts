@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { PluginApi } from '../../../core/plugin.js';
-import type { IdentityServiceView, IdentityStatus } from '../contract.js';
+import type { ChatServiceView, IdentityServiceView, IdentityStatus } from '../contract.js';
 import { ERR_UI_NO_PROFILE, UiError } from '../errors.js';
 import type { RegistrationJson } from '../ca-registration.js';
 import type { UiEvent } from '../event-hub.js';
 import { errorSchema, identityStatusSchema, MAX_SECRET_CHARS, newProfileProperties, profileSchema } from '../schemas.js';
+import { hasInvitations } from './invitations.js';
 
 /** Keep progress events to a few per second: key generation may report very often. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -77,6 +78,7 @@ export function addProfileRoutes(
         available: identity !== undefined,
         status: identity ? publicStatus(identity.status()) : { state: 'none' },
         chat: identity?.status().state === 'unlocked' && api.tryResolve('chat') !== undefined,
+        invitations: identity?.status().state === 'unlocked' && hasInvitations(api.tryResolve<ChatServiceView>('chat')),
         fileShare: api.tryResolve('fileShare') !== undefined,
         registration: registration(),
         certificate: certificateKind(identity),

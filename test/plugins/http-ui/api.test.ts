@@ -26,7 +26,7 @@ describe('http-ui: API routes against the identity / chat contract', () => {
 
   it('reports a node whose profile does not exist yet, and refuses chats until it is unlocked', async () => {
     const res = await api(node, '/api/profile');
-    expect(res.json()).to.deep.equal({ available: true, status: { state: 'none' }, chat: false, fileShare: true, registration: null, certificate: null });
+    expect(res.json()).to.deep.equal({ available: true, status: { state: 'none' }, chat: false, invitations: false, fileShare: true, registration: null, certificate: null });
     const chats = await api(node, '/api/chats');
     expect(chats.status).to.equal(409);
     expect(chats.json().code).to.equal('ERR_UI_LOCKED');
@@ -121,6 +121,15 @@ describe('http-ui: API routes against the identity / chat contract', () => {
     expect(res.status).to.equal(404);
     expect(res.json().code).to.equal('ERR_CHAT_UNKNOWN_CHAT');
     expect((await api(node, '/api/chats/abc/messages')).status).to.equal(400);
+  });
+
+  it('answers 501 for invitations on a chat service that has none, and tells the page so', async () => {
+    expect((await api(node, '/api/profile')).json()).to.include({ chat: true, invitations: false });
+    for (const [method, path, body] of [['GET', '/api/invitations'], ['POST', '/api/invitations', { email: 'bob@example.org', text: 'hi' }], ['GET', '/api/invitations/policy']] as const) {
+      const res = await api(node, path, { method, ...(body ? { body } : {}) });
+      expect(res.status, path).to.equal(501);
+      expect(res.json().code).to.equal('ERR_UI_NO_INVITATIONS');
+    }
   });
 
   it('searches message texts', async () => {
@@ -254,7 +263,7 @@ describe('http-ui: a node without a profile', () => {
   });
 
   it('says so, and has no chats or files', async () => {
-    expect((await api(node, '/api/profile')).json()).to.deep.equal({ available: false, status: { state: 'none' }, chat: false, fileShare: false, registration: null, certificate: null });
+    expect((await api(node, '/api/profile')).json()).to.deep.equal({ available: false, status: { state: 'none' }, chat: false, invitations: false, fileShare: false, registration: null, certificate: null });
     const create = await api(node, '/api/profile', { method: 'POST', body: { name: 'A', email: 'a@example.org', password: PASSWORD } });
     expect(create.status).to.equal(404);
     expect(create.json().code).to.equal('ERR_UI_NO_PROFILE');

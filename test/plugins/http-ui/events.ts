@@ -3,6 +3,18 @@ import { tokenCookieName } from '../../../plugins/http-ui/security.js';
 import type { UiNode } from './ui-node.js';
 
 const WAIT_MS = 10_000;
+const UNTIL_MS = 30_000;
+
+/** Polls `probe` every 50 ms until it returns something (at most 30 s). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + UNTIL_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** A page's event socket: collects every pushed event; `waitFor` resolves on the first match. */
 export async function openEvents(node: UiNode): Promise<{ events: any[]; waitFor(match: (e: any) => boolean): Promise<any>; close(): void }> {

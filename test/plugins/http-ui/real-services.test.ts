@@ -6,21 +6,10 @@
 import { expect } from 'chai';
 import { Rendezvous } from '../../helpers/testnet.js';
 import { startChatNode } from './chat-nodes.js';
-import { openEvents } from './events.js';
+import { openEvents, until } from './events.js';
 import { api, type UiNode } from './ui-node.js';
 
 const PASSWORD = 'correct horse battery';
-const WAIT_MS = 30_000;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('http-ui: the API on the real identity and chat services (two nodes)', function () {
   this.timeout(120_000);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chatEvent } from '../../../plugins/http-ui/bridge.js';
+import { chatEvent, invitationEvent } from '../../../plugins/http-ui/bridge.js';
 import { chatJson, decodeCursor, encodeCursor, memberJson, messageJson, transferJson } from '../../../plugins/http-ui/serialize.js';
 
 const FUZZ_CASES = 3000;
@@ -79,6 +79,25 @@ describe('http-ui: JSON conversion and the history cursor', () => {
       const name = (['message', 'delivery', 'typing', 'member', 'mesh'] as const)[i % 5]!;
       const event = chatEvent(name, odd[randomInt(odd.length)], odd[randomInt(odd.length)]);
       expect(event.type).to.equal(name);
+      expect(() => JSON.stringify(event)).not.to.throw();
+    }
+  });
+
+  it('converts invitation events; odd payloads give well-formed events (fuzz)', () => {
+    const invitation = { chatId: 4, email: 'alice@example.org', name: 'Alice', text: 'hi <b>', fingerprint: 'ab', safetyNumber: '1 2 3', receivedAt: 5, networkId: 'secret-free but not for the page' };
+    expect(invitationEvent('invitation', invitation, undefined)).to.deep.equal({
+      type: 'invitation',
+      invitation: { chatId: 4, email: 'alice@example.org', name: 'Alice', text: 'hi <b>', fingerprint: 'ab', safetyNumber: '1 2 3', receivedAt: 5 },
+    });
+    expect(invitationEvent('invitation-delivered', 4, { host: '::1', port: 7 })).to.deep.equal({ type: 'invitation-delivered', chatId: 4, endpoint: '[::1]:7' });
+    expect(invitationEvent('invitation-delivered', 4, { host: '127.0.0.1', port: 9 }).endpoint).to.equal('127.0.0.1:9');
+    const odd = [undefined, null, 0, '', 'x', [], {}, { host: 5 }, { email: 7, chatId: 'y' }, randomBytes(4), { text: null }];
+    for (let i = 0; i < FUZZ_CASES; i++) {
+      const name = (['invitation', 'invitation-delivered'] as const)[i % 2]!;
+      const event = invitationEvent(name, odd[randomInt(odd.length)], odd[randomInt(odd.length)]);
+      expect(event.type).to.equal(name);
+      const fields = name === 'invitation' ? Object.values(event.invitation as object) : [event.chatId, event.endpoint];
+      expect(fields.every((v) => typeof v === 'string' || Number.isFinite(v))).to.equal(true);
       expect(() => JSON.stringify(event)).not.to.throw();
     }
   });

@@ -3,8 +3,9 @@
  * web UI) and two pages. Each page creates its profile, both join the same group,
  * a message sent in one page appears in the other, and the sender sees the
  * delivery tick; a file dropped on the chat in one page is downloaded in the
- * other with the same SHA-256. Discovery is an in-process rendezvous (like a tracker) so the
- * test needs no network beyond 127.0.0.1.
+ * other with the same SHA-256; an invitation sent from one page is accepted in the other.
+ * Discovery is an in-process rendezvous (like a tracker) and a private DHT on 127.0.0.1
+ * (invitations find the invitee there), so the test needs no network beyond 127.0.0.1.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -12,9 +13,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { maskedEmail } from '../../../core/chat/network-id.js';
 import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchBrowser } from '../../helpers/browser.js';
+import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { Rendezvous } from '../../helpers/testnet.js';
 import { startChatNode } from './chat-nodes.js';
+import { until } from './events.js';
 import { api, rawRequest, type UiNode } from './ui-node.js';
 
 /** The little of the page's DataTransfer the drop needs. */
@@ -48,6 +52,7 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
   this.timeout(120_000);
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   const nodes: UiNode[] = [];
+  let dht: LocalDht | undefined;
   /** Both pages stay open from one test to the next (the file is shared in the chat the first one set up). */
   let pageA: Page;
   let pageB: Page;
@@ -56,7 +61,12 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     // Before any node starts: a server only serves /app/ when the script is built.
     execFileSync(process.execPath, [join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.ui.json'], { stdio: 'pipe' });
     const rendezvous = new Rendezvous();
-    nodes.push(await startChatNode(rendezvous.plugin(), { 'file-share': {} }), await startChatNode(rendezvous.plugin(), { 'file-share': {} }));
+    dht = await startLocalDht(4);
+    const plugins = {
+      'file-share': {},
+      dht: { bootstrap: dht.bootstrap, host: '127.0.0.1', allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 },
+    };
+    nodes.push(await startChatNode(rendezvous.plugin(), plugins), await startChatNode(rendezvous.plugin(), plugins));
     if (!nodes[0]!.kernel.tryResolve('identity')) {
       // eslint-disable-next-line no-console
       console.log('      (skipped: this kernel has no `identity` service yet: the chat wiring is not merged)');
@@ -69,6 +79,7 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     await pageB?.close();
     await browser?.close();
     for (const node of nodes) await node.stop().catch(() => undefined);
+    await dht?.close();
   });
 
   it('creates profiles, joins one group, and a message sent in one page appears in the other with a delivery tick', async () => {
@@ -147,6 +158,53 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     const shared = pageA.locator('#transfers li', { hasText: 'report 2026.bin' });
     await shared.waitFor();
     expect(await shared.locator('a.chat-link').textContent()).to.equal('Team');
+  });
+
+  it('an invitation sent in one page is shown apart in the other with its safety number, accepted, and both chat', async () => {
+    const [alice, bob] = nodes as [UiNode, UiNode];
+    const bobMask = await maskedEmail('bob@example.org');
+    const bobDht = bob.kernel.resolve<{ announcedNetworks(): Buffer[]; stats: { announces: number } }>('dht');
+    await until('bob announced his mask', async () => (bobDht.announcedNetworks().some((n) => n.equals(bobMask)) && bobDht.stats.announces > 0 ? true : undefined));
+    const text = 'Coffee? <b>not bold</b>';
+
+    await pageA.click('#nav a[data-view=chats]');
+    await pageA.click('#join-link');
+    await pageA.fill('input[name=peer-email]', 'bob@example.org');
+    await pageA.fill('textarea[name=invitation-text]', text);
+    await pageA.screenshot({ path: artifactPath('invite-form.png'), fullPage: true });
+    await pageA.click('#start-private button[type=submit]');
+    await pageA.locator('#composer').waitFor();
+    await pageA.locator('#invitation-status', { hasText: 'Invitation delivered' }).waitFor({ timeout: 60_000 });
+
+    await pageB.click('#nav a[data-view=chats]');
+    const invitation = pageB.locator('#invitations li.invitation[data-email="alice@example.org"]');
+    await invitation.waitFor({ timeout: 60_000 });
+    expect(await invitation.locator('.invitation-text').textContent()).to.equal(text);
+    expect(await invitation.locator('.safety').textContent()).to.equal((await api(alice, '/api/profile')).json().status.safetyNumber);
+    // Shown apart: not in the chat list as an offline private chat.
+    expect(await pageB.locator('#chat-list li', { hasText: 'alice@example.org' }).count()).to.equal(0);
+    await pageB.screenshot({ path: artifactPath('invitation-pending.png'), fullPage: true });
+
+    await invitation.locator('button.accept').click();
+    await pageB.locator('#messages li.incoming', { hasText: 'Coffee?' }).waitFor({ timeout: 30_000 });
+    await pageA.locator('#members li[data-identity="bob@example.org"] .dot.on').waitFor({ timeout: 60_000 });
+    await pageA.fill('#composer textarea', 'Welcome, Bob');
+    await pageA.press('#composer textarea', 'Enter');
+    await pageB.locator('#messages li.incoming', { hasText: 'Welcome, Bob' }).waitFor({ timeout: 30_000 });
+    await pageB.fill('#composer textarea', 'Thanks, Alice');
+    await pageB.press('#composer textarea', 'Enter');
+    await pageA.locator('#messages li.incoming', { hasText: 'Thanks, Alice' }).waitFor({ timeout: 30_000 });
+    await pageB.screenshot({ path: artifactPath('invitation-accepted.png'), fullPage: true });
+
+    // The policy in Settings: "LAN only" is saved to the profile at once.
+    await pageB.click('#nav a[data-view=settings]');
+    const lanOnly = pageB.locator('#invitation-policy input[name=invitations-lan-only]');
+    await lanOnly.waitFor();
+    expect(await pageB.locator('#invitation-policy input[name=invitations-allow]').isChecked()).to.equal(true);
+    expect(await lanOnly.isChecked()).to.equal(false);
+    await lanOnly.check();
+    await until('LAN only saved', async () => ((await api(bob, '/api/invitations/policy')).json().lanOnly === true ? true : undefined));
+    await pageB.locator('#invitation-policy').screenshot({ path: artifactPath('invitation-policy.png') });
   });
 
   it('refuses requests without the token or from a foreign Origin', async () => {

@@ -161,6 +161,9 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
       });
   });
 
+  // An invitation we sent reached the invitee's node (they see it until they accept or decline).
+  const invitationStatus = el('div', { class: 'muted small', id: 'invitation-status', 'aria-live': 'polite' });
+
   // Files: a button and drag and drop onto the conversation, when file-share is loaded.
   const shareStatus = el('div', { class: 'muted share-status', id: 'share-status', 'aria-live': 'polite' });
   const shareFile = (file: File): void => {
@@ -265,7 +268,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         mesh,
         leave,
       ),
-      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, error), el('aside', { class: 'chat-side' }, details, filesPanel)),
+      el('div', { class: 'chat-layout' }, el('section', { class: 'chat-main' }, scroller, typing, composer, shareStatus, invitationStatus, error), el('aside', { class: 'chat-side' }, details, filesPanel)),
     ],
     onEvent(event: UiEvent) {
       if (event.type === 'file') {
@@ -300,6 +303,9 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           // A member came or went: the member list, and the mesh status as the service sees it now.
           void refreshMembers().catch(() => undefined);
           void refreshMesh().catch(() => undefined);
+          break;
+        case 'invitation-delivered':
+          invitationStatus.textContent = 'Invitation delivered: the first message waits for them to accept.';
           break;
         case 'mesh':
           meshEvents++;

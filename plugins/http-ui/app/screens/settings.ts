@@ -1,4 +1,4 @@
-import { getJson, postJson, putJson, type NodeInfo, type Settings } from '../api.js';
+import { getJson, postJson, putJson, type InvitationPolicy, type NodeInfo, type Settings } from '../api.js';
 import { definitionList, el, errorLine, field, input } from '../dom.js';
 import { schemaForm } from '../schema-form.js';
 import type { Context, Screen } from '../screen.js';
@@ -104,6 +104,46 @@ function caRegisterForm(ctx: Context): HTMLElement {
   return el('details', { class: 'options ca-register' }, el('summary', {}, 'Get a certificate from a certification authority'), form);
 }
 
+/**
+ * Inbound invitations (spec §2.6): allowed or not, and from the LAN only. Kept in the
+ * profile and applied at once.
+ */
+async function invitationPolicyPanel(): Promise<HTMLElement> {
+  let policy = await getJson<InvitationPolicy>('/api/invitations/policy');
+  const error = errorLine();
+  const allow = el('input', { type: 'checkbox', name: 'invitations-allow' });
+  const lanOnly = el('input', { type: 'checkbox', name: 'invitations-lan-only' });
+  const show = (p: InvitationPolicy): void => {
+    allow.checked = p.allow;
+    lanOnly.checked = p.lanOnly;
+    lanOnly.disabled = !p.allow;
+  };
+  show(policy);
+  const save = (change: Partial<InvitationPolicy>): void => {
+    error.clear();
+    allow.disabled = lanOnly.disabled = true;
+    putJson<InvitationPolicy>('/api/invitations/policy', change)
+      .then((saved) => (policy = saved))
+      .catch((err: unknown) => error.set(err))
+      .finally(() => {
+        allow.disabled = false;
+        show(policy);
+      });
+  };
+  allow.addEventListener('change', () => save({ allow: allow.checked }));
+  lanOnly.addEventListener('change', () => save({ lanOnly: lanOnly.checked }));
+  return el(
+    'div',
+    { class: 'panel narrow', id: 'invitation-policy' },
+    el('h3', {}, 'Invitations'),
+    el('label', { class: 'inline' }, allow, ' Allow invitations from people who have not added me'),
+    el('br'),
+    el('label', { class: 'inline' }, lanOnly, ' Only from my local network (LAN)'),
+    el('p', { class: 'muted small' }, 'Invitations arrive encrypted; you see who sent one and its safety number before accepting.'),
+    error,
+  );
+}
+
 /** The profile, and which plugins are on (saved to the config file, applied at the next start). */
 export async function settingsScreen(ctx: Context): Promise<Screen> {
   const [node, settings] = await Promise.all([getJson<NodeInfo>('/api/node'), getJson<Settings>('/api/settings')]);
@@ -146,6 +186,8 @@ export async function settingsScreen(ctx: Context): Promise<Screen> {
       const lock = el('button', { type: 'button', id: 'lock' }, 'Lock profile');
       lock.addEventListener('click', () => void postJson('/api/profile/lock').then(() => ctx.navigate('#/chats')).catch((err: unknown) => error.set(err)));
       profile.push(el('div', { class: 'row' }, lock));
+      const invitations = ctx.profile.invitations ? await invitationPolicyPanel() : null;
+      if (invitations) profile.push(invitations);
       if (ctx.profile.certificate === 'self') profile.push(caRegisterForm(ctx));
     }
   }
