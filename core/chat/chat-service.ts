@@ -107,6 +107,11 @@ export class ChatService extends EventEmitter {
     return this.c.store.chats();
   }
 
+  /** The chat's network ID (cached by the store), or undefined for a chat that is not known. */
+  networkIdOf(chatId: number): Buffer | undefined {
+    return this.c.store.networkIdOf(chatId);
+  }
+
   /** The PSK of the chat's secure channels. */
   networkSecret(chatId: number): Buffer {
     return this.get(chatId).keys.networkSecret;
@@ -145,6 +150,16 @@ export class ChatService extends EventEmitter {
     delete o.mesh;
     this.c.store.setOnline(chatId, false);
     await this.c.withdraw?.(o.record.networkId);
+  }
+
+  /**
+   * Takes the chat offline and deletes it with its history. Forgets it here too: the
+   * store hands out a freed chat ID again, and a later chat must not inherit this one.
+   */
+  async remove(chatId: number): Promise<void> {
+    if (this.isOnlineSafe(chatId)) await this.goOffline(chatId);
+    this.open.delete(chatId);
+    this.c.store.deleteChat(chatId);
   }
 
   /** Like isOnline, but false (not a throw) for a chat that is not open. */

@@ -259,6 +259,16 @@ export class HistoryStore {
     return r && toChat(r);
   }
 
+  /** The chat's network ID, cached (hot path: every message); forgotten when the chat is deleted (IDs are reused). */
+  networkIdOf(chatId: number): Buffer | undefined {
+    let id = this.networkIds.get(chatId);
+    if (!id) {
+      id = this.chat(chatId)?.networkId;
+      if (id) this.networkIds.set(chatId, id);
+    }
+    return id;
+  }
+
   chatByNetworkId(networkId: Buffer): ChatRecord | undefined {
     const r = this.st.chatByNetwork!.get(networkId) as ChatRow | undefined;
     return r && toChat(r);
@@ -318,7 +328,7 @@ export class HistoryStore {
     if (recipients.length > MAX_RECIPIENTS) throw new ChatError(ERR_CHAT_BAD_INPUT, `at most ${MAX_RECIPIENTS} recipients`);
     const sender = Buffer.from(m.sender, 'utf8');
     if (sender.length === 0 || sender.length > MAX_SENDER_BYTES) throw new ChatError(ERR_CHAT_BAD_INPUT, 'sender must be 1..255 bytes');
-    const networkId = this.networkIdOf(m.chatId);
+    const networkId = this.requireNetworkId(m.chatId);
     const type = m.type ?? MSG_TEXT;
     const content = typeof m.content === 'string' ? Buffer.from(m.content, 'utf8') : m.content;
     const plain = Buffer.concat([Buffer.from([sender.length]), sender, content]);
@@ -505,14 +515,9 @@ export class HistoryStore {
 
   // ---- internals ----
 
-  private networkIdOf(chatId: number): Buffer {
-    let id = this.networkIds.get(chatId);
-    if (!id) {
-      const chat = this.chat(chatId);
-      if (!chat) throw new ChatError(ERR_CHAT_UNKNOWN_CHAT, `no chat ${chatId}`);
-      id = chat.networkId;
-      this.networkIds.set(chatId, id);
-    }
+  private requireNetworkId(chatId: number): Buffer {
+    const id = this.networkIdOf(chatId);
+    if (!id) throw new ChatError(ERR_CHAT_UNKNOWN_CHAT, `no chat ${chatId}`);
     return id;
   }
 

@@ -88,8 +88,6 @@ export class ChatNode extends EventEmitter {
   private readonly o: ChatNodeOptions;
   private readonly open = new Set<MemberSession>();
   private readonly sessionListeners = new Set<(s: MemberSession) => void>();
-  /** chatId → network ID, for every message to `hooks.message` (a database read per message otherwise). */
-  private readonly networkIds = new Map<number, Buffer>();
 
   private constructor(o: ChatNodeOptions, store: HistoryStore, service: ChatService, transport: ChatTransport) {
     super();
@@ -319,9 +317,7 @@ export class ChatNode extends EventEmitter {
     const record = this.store.chat(chatId);
     if (!record) return;
     await this.invitations.forget(chatId);
-    if (this.service.isOnlineSafe(chatId)) await this.service.goOffline(chatId);
-    this.store.deleteChat(chatId);
-    this.networkIds.delete(chatId);
+    await this.service.remove(chatId);
     const secrets = this.secrets();
     if (secrets[record.networkId.toString('hex')] !== undefined) {
       delete secrets[record.networkId.toString('hex')];
@@ -364,12 +360,7 @@ export class ChatNode extends EventEmitter {
   }
 
   private networkIdOf(chatId: number): Buffer | undefined {
-    let id = this.networkIds.get(chatId);
-    if (!id) {
-      id = this.store.chat(chatId)?.networkId;
-      if (id) this.networkIds.set(chatId, id);
-    }
-    return id;
+    return this.store.networkIdOf(chatId);
   }
 
   private secrets(): Record<string, string> {

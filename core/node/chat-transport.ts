@@ -90,7 +90,6 @@ export class ChatTransport {
   /** `chatId` → end points being dialed. */
   private readonly dialing = new Map<number, Set<string>>();
   private readonly keys = new Map<string, { key: KeyObject; fingerprint: Buffer; safetyNumber?: string }>();
-  private readonly networkIds = new Map<number, Buffer>();
   private readonly certificates = new Map<string, PeerCertificate>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
@@ -267,14 +266,11 @@ export class ChatTransport {
   }
 
   private chatNetworkId(chatId: number): Buffer {
-    let id = this.networkIds.get(chatId);
-    if (!id) {
-      const record = this.o.chat.chats().find((c) => c.chatId === chatId);
-      if (!record) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `chat ${chatId} is not known`);
-      this.networkIds.set(chatId, (id = record.networkId));
-    }
+    const id = this.o.chat.networkIdOf(chatId);
+    if (!id) throw new NodeError(ERR_NODE_UNKNOWN_CHAT, `chat ${chatId} is not known`);
     return id;
   }
+
 
   private certificateOf(sc: SecureChannel): PeerCertificate {
     const der = sc.peerCertificateChain[0];

@@ -541,7 +541,7 @@ export class Invitations {
     const record = await this.h.service.openPrivateChat(session.peerIdentity);
     if (!record.networkId.equals(networkId)) {
       // Cannot happen when HashedEmail matched; refuse rather than keep a wrong chat.
-      this.h.store.deleteChat(record.chatId);
+      await this.h.service.remove(record.chatId);
       throw new NodeError(ERR_NODE_INVITATION_REFUSED, 'the certificate does not reproduce the network ID');
     }
     const invitation: Invitation = {

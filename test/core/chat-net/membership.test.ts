@@ -24,6 +24,20 @@ describe('chat networks: who may join', function () {
     net = undefined;
   });
 
+  it('a chat ID reused after leaving a chat meets the new chat\'s members (no stale network ID is kept)', async () => {
+    net = await Testnet.start(2);
+    const [a, b] = net.peers as [TestPeer, TestPeer];
+    const first = await a.chat.createGroup('first', 'one');
+    await b.chat.createGroup('first', 'one');
+    await waitFor(() => a.chat.members(first.chatId).some((m) => m.online), 'a and b meet in "first"');
+    await a.chat.leave(first.chatId);
+    const second = await a.chat.createGroup('second', 'two');
+    const bSecond = await b.chat.createGroup('second', 'two');
+    // SQLite hands out the freed ID again: the case this test is about.
+    expect(second.chatId).to.equal(first.chatId);
+    await waitFor(() => a.chat.members(second.chatId).some((m) => m.online) && b.chat.members(bSecond.chatId).some((m) => m.online), 'a and b meet in "second"');
+  });
+
   it('a peer with the wrong shared secret never joins a group', async () => {
     net = await Testnet.start(3);
     const [a, b, eve] = net.peers as [TestPeer, TestPeer, TestPeer];
