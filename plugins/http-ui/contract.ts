@@ -6,22 +6,9 @@
  * shown as unknown) so it keeps working as those services grow.
  */
 
-export type IdentityState = 'none' | 'locked' | 'unlocked';
+import type { CreateProfileInput, IdentityStatus } from '../../core/node/identity-service.js';
 
-export interface IdentityStatus {
-  state: IdentityState;
-  email?: string;
-  name?: string;
-  fingerprint?: string;
-  safetyNumber?: string;
-}
-
-export interface CreateProfileInput {
-  name: string;
-  email: string;
-  password: string;
-  mode: 'self';
-}
+export type { CreateProfileInput, IdentityStatus };
 
 /** Something with Node's EventEmitter subscription methods. */
 export interface Subscribable {

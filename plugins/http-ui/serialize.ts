@@ -3,6 +3,7 @@
  * input (the services may add fields), strict on output (only what the
  * schemas in schemas.ts describe; bytes as hex).
  */
+import type { MessageJson as ControlMessageJson } from '../../core/control/chat-methods.js';
 import type { HistoryCursor } from './contract.js';
 import { UiError, ERR_UI_BAD_REQUEST } from './errors.js';
 
@@ -44,16 +45,8 @@ export function chatJson(chat: Loose): ChatJson {
   };
 }
 
-export interface MessageJson {
-  id: string;
-  seq: number;
-  chatId: number;
-  type: number;
-  sender: string;
-  outgoing: boolean;
-  sentAt: number;
-  receivedAt: number;
-  text: string | null;
+/** A message as the control socket shows it, plus its delivery state. */
+export interface MessageJson extends ControlMessageJson {
   /** Recipients that acknowledged an outgoing message, and those that have not yet. */
   deliveredTo: string[];
   pendingTo: string[];
