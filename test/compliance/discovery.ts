@@ -99,8 +99,8 @@ export function runDiscoveryCompliance(name: string, makeEnv: () => Promise<Disc
       await env?.close();
     });
 
-    it('announce then lookup finds the peer, never ourselves', async () => {
-      const net = randomBytes(20);
+    /** Two nodes announcing `net` on neighbouring ports; b has found a. */
+    async function twoAnnounced(net: NetworkId): Promise<{ a: DiscoveryNodeHandle; b: DiscoveryNodeHandle; portA: number; portB: number }> {
       const a = await env.createNode();
       const b = await env.createNode();
       const portA = servicePort();
@@ -108,6 +108,12 @@ export function runDiscoveryCompliance(name: string, makeEnv: () => Promise<Disc
       await a.announce(net, portA);
       await b.announce(net, portB);
       await lookupUntilFound(b, net, portA);
+      return { a, b, portA, portB };
+    }
+
+    it('announce then lookup finds the peer, never ourselves', async () => {
+      const net = randomBytes(20);
+      const { a, b, portA, portB } = await twoAnnounced(net);
       await lookupUntilFound(a, net, portB);
       expect(has(a.found, net, portA), 'a reported itself').to.equal(false);
       expect(has(b.found, net, portB), 'b reported itself').to.equal(false);
@@ -117,12 +123,7 @@ export function runDiscoveryCompliance(name: string, makeEnv: () => Promise<Disc
 
     it('reports each peer once per network', async () => {
       const net = randomBytes(20);
-      const a = await env.createNode();
-      const b = await env.createNode();
-      const portA = servicePort();
-      await a.announce(net, portA);
-      await b.announce(net, portA + 1);
-      await lookupUntilFound(b, net, portA);
+      const { b, portA } = await twoAnnounced(net);
       await b.lookup(net);
       await b.lookup(net);
       expect(b.found.filter((r) => r.networkId.equals(net) && r.endpoint.port === portA)).to.have.length(1);
@@ -143,13 +144,7 @@ export function runDiscoveryCompliance(name: string, makeEnv: () => Promise<Disc
 
     it('withdraw and stop: no more reports, and unpublished where the source supports it', async () => {
       const net = randomBytes(20);
-      const a = await env.createNode();
-      const b = await env.createNode();
-      const portA = servicePort();
-      const portB = portA + 1;
-      await a.announce(net, portA);
-      await b.announce(net, portB);
-      await lookupUntilFound(b, net, portA);
+      const { a, b, portA } = await twoAnnounced(net);
       await a.withdraw(net);
       const before = a.found.length;
       // A newcomer appears after a withdrew: a must not report it.
