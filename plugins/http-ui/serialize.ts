@@ -4,6 +4,7 @@
  * schemas in schemas.ts describe; bytes as hex).
  */
 import type { MessageJson as ControlMessageJson } from '../../core/control/chat-methods.js';
+import type { Invitation } from '../../core/node/invitations.js';
 import type { HistoryCursor } from './contract.js';
 import { UiError, ERR_UI_BAD_REQUEST } from './errors.js';
 
@@ -120,15 +121,8 @@ export function memberJson(member: Loose | string): MemberJson {
   };
 }
 
-export interface InvitationJson {
-  chatId: number;
-  email: string;
-  name: string;
-  text: string;
-  fingerprint: string;
-  safetyNumber: string;
-  receivedAt: number;
-}
+/** A pending invitation on the wire: the core's shape, every field plain JSON already. */
+export type InvitationJson = Invitation;
 
 /** A pending invitation as the core lists it (core/node/invitations.ts `Invitation`), read leniently. */
 export function invitationJson(invitation: Loose): InvitationJson {

@@ -56,10 +56,10 @@ describe('proxy-socks: replies coalesced with tunnel bytes', () => {
     for (const server of servers) await server.stop();
   });
 
-  it('SOCKS5: bytes after the CONNECT reply reach a late reader, then the tunnel echoes', async () => {
-    const server = await scriptedSocks5();
+  /** Dials through `server`, reads late (after the proxy already sent EARLY), then checks the tunnel echoes. */
+  async function earlyBytesReachLateReader(type: 'socks5' | 'http', server: TestServer, host: string): Promise<void> {
     servers.push(server);
-    const socket = await dialerFor({ type: 'socks5', host: '127.0.0.1', port: server.port }).connect({ host: '127.0.0.1', port: 8080 }, { timeoutMs: 5000 });
+    const socket = await dialerFor({ type, host: '127.0.0.1', port: server.port }).connect({ host, port: 8080 }, { timeoutMs: 5000 });
     try {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect((await readExactly(socket, EARLY.length)).toString()).to.equal(EARLY.toString());
@@ -67,19 +67,14 @@ describe('proxy-socks: replies coalesced with tunnel bytes', () => {
     } finally {
       await closeSocket(socket);
     }
+  }
+
+  it('SOCKS5: bytes after the CONNECT reply reach a late reader, then the tunnel echoes', async () => {
+    await earlyBytesReachLateReader('socks5', await scriptedSocks5(), '127.0.0.1');
   });
 
   it('HTTP: bytes after the 200 head reach a late reader, then the tunnel echoes', async () => {
-    const server = await scriptedHttp('HTTP/1.1 200 Connection established\r\nProxy-Agent: scripted\r\n\r\n');
-    servers.push(server);
-    const socket = await dialerFor({ type: 'http', host: '127.0.0.1', port: server.port }).connect({ host: 'peer.example', port: 8080 }, { timeoutMs: 5000 });
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect((await readExactly(socket, EARLY.length)).toString()).to.equal(EARLY.toString());
-      await assertEchoes(socket, 5000);
-    } finally {
-      await closeSocket(socket);
-    }
+    await earlyBytesReachLateReader('http', await scriptedHttp('HTTP/1.1 200 Connection established\r\nProxy-Agent: scripted\r\n\r\n'), 'peer.example');
   });
 
   it('HTTP: an oversized head fails at the cap with ERR_PROXY_BAD_RESPONSE', async () => {
