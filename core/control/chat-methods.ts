@@ -11,7 +11,7 @@ import type { StoredMessage } from '../chat/history-store.js';
 import type { MeshStatus } from '../chat/mesh.js';
 import type { PluginStatus } from '../kernel.js';
 import type { ChatNode, ChatSummary, MemberInfo } from '../node/chat-node.js';
-import { type Invitation, MAX_INVITATION_TEXT_BYTES } from '../node/invitations.js';
+import { type Invitation, type InvitationEnd, MAX_INVITATION_TEXT_BYTES, type OutgoingInvitation } from '../node/invitations.js';
 import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError } from '../node/errors.js';
 import type { IdentityService, IdentityStatus } from '../node/identity-service.js';
 import { CONTROL_PROTOCOL_VERSION } from './protocol.js';
@@ -179,6 +179,9 @@ function watch(host: ControlHost, chat: ChatNode, only: number | undefined, cont
       typing: (chatId, identity: string) => mine(chatId) && context.emit('typing', { chatId, identity }),
       // Not tied to a chat the caller could name yet: only the all-chats watch gets it.
       invitation: (invitation: unknown) => only === undefined && context.emit('invitation', invitation),
+      'invitation-sent': (o: unknown) => mine((o as OutgoingInvitation).chatId) && context.emit('invitation-sent', o),
+      'invitation-delivered': (chatId, endpoint: unknown) => mine(chatId) && context.emit('invitation-delivered', { chatId, endpoint }),
+      'invitation-ended': (e: unknown) => mine((e as InvitationEnd).chatId) && context.emit('invitation-ended', e),
     };
     const identity = host.tryResolve('identity') as IdentityService | undefined;
     const end = (why: string) => (): void => {
@@ -328,11 +331,19 @@ export function registerCoreMethods(methods: ControlMethods, host: ControlHost):
     },
   });
   methods.add('chat.invitations', {
-    description: 'Pending inbound invitations (sender from its certificate, text, safety number) and outgoing ones still looking',
+    description: 'Pending inbound invitations (sender from its certificate, text, safety number) and outgoing ones (looking or delivered, until the invitee joins)',
     paramsSchema: noParams,
-    handler: (): { pending: Invitation[]; outgoing: Array<{ chatId: number; email: string; deliveries: number }> } => {
+    handler: (): { pending: Invitation[]; outgoing: OutgoingInvitation[] } => {
       const chat = chatOf(host);
-      return { pending: chat.pendingInvitations(), outgoing: chat.invitations.pendingOutgoing() };
+      return { pending: chat.pendingInvitations(), outgoing: chat.outgoingInvitations() };
+    },
+  });
+  methods.add<{ email: string }>('chat.uninvite', {
+    description: 'Cancel our invitation to an e-mail address: no more lookups or deliveries (a node of theirs that took it keeps it); the chat stays',
+    paramsSchema: object({ email: { type: 'string', minLength: 3, maxLength: MAX_NAME_CHARS } }, ['email']),
+    handler: async ({ email }) => {
+      await chatOf(host).cancelInvitation(email);
+      return { cancelled: true };
     },
   });
   methods.add<{ email: string }>('chat.accept', {
@@ -358,7 +369,7 @@ export function registerCoreMethods(methods: ControlMethods, host: ControlHost):
       chatOf(host).setInvitationPolicy({ ...(allow !== undefined ? { allow } : {}), ...(lanOnly !== undefined ? { lanOnly } : {}) }),
   });
   methods.add<{ chat?: number | string }>('chat.watch', {
-    description: 'Stream "message", "delivery", "member", "mesh" and "typing" events of one chat (or all, with "invitation") until cancelled',
+    description: 'Stream "message", "delivery", "member", "mesh", "typing", "invitation-sent", "invitation-delivered" and "invitation-ended" events of one chat (or all, with "invitation") until cancelled',
     paramsSchema: object({ chat: chatRef }),
     handler: ({ chat: ref }, context) => {
       const chat = chatOf(host);

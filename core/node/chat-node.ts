@@ -6,7 +6,9 @@
  * Facade events (chatId first): 'message' (StoredMessage), 'delivery' ({ id, recipient }),
  * 'typing' (identity), 'member' ({ identity, online }), 'mesh' (MeshStatus);
  * 'invitation' (Invitation), without a chatId first: a pending inbound invitation;
- * 'invitation-delivered' (chatId, Endpoint): an outgoing invitation reached the invitee's node.
+ * 'invitation-sent' (OutgoingInvitation): an outgoing invitation was sent;
+ * 'invitation-delivered' (chatId, Endpoint): an outgoing invitation reached the invitee's node;
+ * 'invitation-ended' (InvitationEnd): an invitation, inbound or outgoing, left the lists.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -23,7 +25,7 @@ import type { Endpoint, NetworkId } from '../types.js';
 import { normaliseEmail } from '../chat/network-id.js';
 import { ChatTransport } from './chat-transport.js';
 import { ERR_NODE_INVITATION_SECRET, NodeError } from './errors.js';
-import { assertInvitationText, type Invitation, Invitations, type InvitationsHost } from './invitations.js';
+import { assertInvitationText, type Invitation, Invitations, type InvitationsHost, type OutgoingInvitation } from './invitations.js';
 import type { PeerCertificate, SecureChatSession } from './secure-session.js';
 
 export const HISTORY_KEY_SETTING = 'historyKey';
@@ -107,7 +109,7 @@ export class ChatNode extends EventEmitter {
       settings: profile.settings,
       persist: o.persist,
       hasSecret: (email) => this.store.chats().some((c) => c.kind === 'private' && c.name === email && this.secretOf(c.networkId) !== undefined),
-      emit: (event, invitation) => this.emit(event, invitation),
+      emit: (event, value) => this.emit(event, value),
       emitDelivered: (chatId, endpoint) => this.emit('invitation-delivered', chatId, endpoint),
       emitMessage: (chatId, m) => this.emit('message', chatId, m),
       ...(o.dht ? { dht: o.dht } : {}),
@@ -243,6 +245,16 @@ export class ChatNode extends EventEmitter {
     return this.invitations.list();
   }
 
+  /** Invitations we sent, until the invitee joins, we cancel them or leave the chat (kept in the profile). */
+  outgoingInvitations(): OutgoingInvitation[] {
+    return this.invitations.pendingOutgoing();
+  }
+
+  /** Cancels our invitation to `email`: no more lookups or deliveries; the chat and its messages stay. */
+  async cancelInvitation(email: string): Promise<void> {
+    await this.invitations.cancel(email);
+  }
+
   /** Accepts the invitation from `email`: its text becomes the first message and the chat goes online. */
   async acceptInvitation(email: string): Promise<ChatSummary> {
     const chatId = await this.invitations.accept(email);
@@ -349,8 +361,8 @@ export class ChatNode extends EventEmitter {
     s.on('delivery', (chatId: number, d: unknown) => this.emit('delivery', chatId, d));
     s.on('typing', (chatId: number, identity: string) => this.emit('typing', chatId, identity));
     s.on('member-online', (chatId: number, identity: string) => {
-      // The invitee joined: the inviter stops looking (another device of ours does not count).
-      if (identity !== this.selfIdentity) this.invitations.stopInvite(chatId);
+      // The invitee joined: the invitation is answered (another device of ours does not count).
+      if (identity !== this.selfIdentity) this.invitations.answered(chatId).catch((err: unknown) => logger.warn({ err, chatId }, 'an answered invitation could not be dropped from the profile'));
       this.emit('member', chatId, { identity, online: true });
     });
     s.on('member-offline', (chatId: number, identity: string) => this.emit('member', chatId, { identity, online: false }));

@@ -1,7 +1,8 @@
 /**
  * `bitchat join <group>`, `bitchat chat <email>`, `bitchat send <chat> <text>`,
  * `bitchat history <chat>`, `bitchat status`, and invitations: `bitchat invite
- * <email> <text>`, `bitchat invitations`, `bitchat accept <email>`, `bitchat decline <email>`.
+ * <email> <text>`, `bitchat invitations`, `bitchat accept <email>`, `bitchat decline <email>`,
+ * `bitchat uninvite <email>`.
  *
  * When a node runs on the config's data folder (`bitchat start`, or a `join` in
  * another terminal), the commands go through its control socket: the chat comes
@@ -28,7 +29,7 @@ import { Kernel } from '../kernel.js';
 import { DATABASE_FILE_NAME, Storage } from '../storage.js';
 import { HISTORY_KEY_SETTING } from './chat-node.js';
 import { ERR_NODE_LOCKED, ERR_NODE_NO_PROFILE, ERR_NODE_UNKNOWN_CHAT, NodeError } from './errors.js';
-import type { Invitation } from './invitations.js';
+import type { Invitation, OutgoingInvitation } from './invitations.js';
 
 const DEFAULT_SEND_WAIT_S = 10;
 const DEFAULT_HISTORY_LIMIT = 20;
@@ -40,9 +41,13 @@ export interface NodeCliArgs extends ConfigCliArgs {
 }
 type CommonArgs = NodeCliArgs;
 
+/** "YYYY-MM-DD hh:mm:ss" (UTC). */
+function timeOf(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
 function line(m: MessageJson): string {
-  const when = new Date(m.sentAt).toISOString().replace('T', ' ').slice(0, 19);
-  return `[${when}] ${m.sender}: ${m.text ?? `(type ${m.type})`}`;
+  return `[${timeOf(m.sentAt)}] ${m.sender}: ${m.text ?? `(type ${m.type})`}`;
 }
 
 /** The node running on the config's data folder, if one answers on its control socket. */
@@ -196,23 +201,42 @@ export function addChatCommands(cli: Argv, io: CliIo): Argv {
             if (event === 'delivered' && ep) io.out(`delivered to ${ep.host}:${ep.port}`);
           };
           const r = await caller.call<{ chat: ChatJson; delivered: number }>('chat.invite', { email: a.email, text: a.text, wait: Math.max(0, a.wait) }, { onEvent });
-          io.out(r.delivered > 0 ? `invited ${r.chat.name}` : `invitation to ${r.chat.name} not delivered yet (the invitee was not found)`);
+          io.out(
+            r.delivered > 0
+              ? `invited ${r.chat.name}`
+              : `invitation to ${r.chat.name} not delivered yet (the invitee was not found); kept: the node looks again whenever it runs (bitchat uninvite to cancel)`,
+          );
         });
       },
     )
     .command(
       'invitations',
-      'List pending invitations: sender (from its certificate), safety number, text',
+      'List pending invitations (sender from its certificate, safety number, text) and the ones you sent',
       (b) => pw(b),
       async (args) => {
         await withNode(args as unknown as CommonArgs, async (caller) => {
-          const r = await caller.call<{ pending: Invitation[]; outgoing: Array<{ email: string; deliveries: number }> }>('chat.invitations');
+          const r = await caller.call<{ pending: Invitation[]; outgoing: OutgoingInvitation[] }>('chat.invitations');
           if (r.pending.length === 0) io.out('no pending invitations');
           for (const i of r.pending) {
-            io.out(`${i.email} (${i.name}), safety number ${i.safetyNumber}, ${new Date(i.receivedAt).toISOString().replace('T', ' ').slice(0, 19)}`);
+            io.out(`${i.email} (${i.name}), safety number ${i.safetyNumber}, ${timeOf(i.receivedAt)}`);
             io.out(`  ${i.text}`);
           }
-          for (const o of r.outgoing) io.out(`invited ${o.email}: looking (${o.deliveries} deliveries)`);
+          for (const o of r.outgoing) {
+            const state = o.state === 'delivered' ? `delivered ${o.deliveries}x, last ${timeOf(o.deliveredAt ?? 0)}; waiting for them to accept` : 'looking for their node';
+            io.out(`invited ${o.email} since ${timeOf(o.since)}: ${state}`);
+          }
+        });
+      },
+    )
+    .command(
+      'uninvite <email>',
+      'Cancel an invitation you sent: no more lookups or deliveries (a node of theirs that took it keeps it); the chat stays',
+      (b) => pw(b).positional('email', { type: 'string', demandOption: true }),
+      async (args) => {
+        const a = args as unknown as CommonArgs & { email: string };
+        await withNode(a, async (caller) => {
+          await caller.call('chat.uninvite', { email: a.email });
+          io.out(`cancelled the invitation to ${a.email}`);
         });
       },
     )

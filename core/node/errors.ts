@@ -33,3 +33,5 @@ export const ERR_NODE_INVITATION_REFUSED = 'ERR_NODE_INVITATION_REFUSED';
 export const ERR_NODE_INVITATION_SECRET = 'ERR_NODE_INVITATION_SECRET';
 /** An invitation text above the cap. */
 export const ERR_NODE_INVITATION_TOO_LARGE = 'ERR_NODE_INVITATION_TOO_LARGE';
+/** A stored outgoing invitation could not be resumed (malformed, oversized, its chat or message gone); it is skipped. */
+export const ERR_NODE_INVITATION_STORED = 'ERR_NODE_INVITATION_STORED';

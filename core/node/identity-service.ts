@@ -48,6 +48,8 @@ export class IdentityService extends EventEmitter {
   private current: Profile | undefined;
   private password: string | undefined;
   private fileExists = false;
+  /** The last save: saves run one after another, each encoding the profile at its turn (a slower older save must not land last). */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(options: IdentityServiceOptions) {
     super();
@@ -130,8 +132,12 @@ export class IdentityService extends EventEmitter {
   async persist(): Promise<void> {
     const p = this.current;
     if (!p) throw new NodeError(ERR_NODE_LOCKED, 'the profile is locked');
-    if (this.o.path === null || this.password === undefined) return;
-    await saveProfile(this.o.path, p, this.password, this.saveOptions());
+    const path = this.o.path;
+    const password = this.password;
+    if (path === null || password === undefined) return;
+    const save = this.saving.then(() => saveProfile(path, p, password, this.saveOptions()));
+    this.saving = save.catch(() => undefined);
+    await save;
     this.stats.saves++;
   }
 
@@ -140,6 +146,8 @@ export class IdentityService extends EventEmitter {
     try {
       await this.o.onLock();
       if (this.current.pins.dirty) await this.persist().catch(() => undefined);
+      // Saves still under way land before the profile is let go (a stopped node's file is final).
+      await this.saving;
     } finally {
       this.current = undefined;
       this.password = undefined;

@@ -31,7 +31,7 @@ import type { ChatService } from '../chat/chat-service.js';
 import { HistoryStore, type StoredMessage } from '../chat/history-store.js';
 import type { Hlc } from '../chat/hlc.js';
 import { decodeMessage, encodeMessage } from '../chat/message-codec.js';
-import { channelName, derivePrivateKeysFromSalt, DERIVED_LENGTH, hashedEmail, maskedEmail, normaliseEmail } from '../chat/network-id.js';
+import { channelName, derivePrivateKeysFromSalt, DERIVED_LENGTH, hashedEmail, MAX_EMAIL_BYTES, maskedEmail, normaliseEmail } from '../chat/network-id.js';
 import type { ChannelRequest, ConnectionManager } from '../connection/index.js';
 import { Signal } from '../connection/index.js';
 import type { KernelHooks } from '../hooks.js';
@@ -42,6 +42,7 @@ import {
   ERR_NODE_INVITATION_NOT_FOUND,
   ERR_NODE_INVITATION_REFUSED,
   ERR_NODE_INVITATION_SECRET,
+  ERR_NODE_INVITATION_STORED,
   ERR_NODE_INVITATION_TOO_LARGE,
   NodeError,
 } from './errors.js';
@@ -51,12 +52,18 @@ import { SecureChatSession } from './secure-session.js';
 export const ALLOW_INVITATIONS_SETTING = 'allowInboundInvitations';
 export const LAN_ONLY_INVITATIONS_SETTING = 'allowOnlyLocalInboundInvitations';
 export const PENDING_INVITATIONS_SETTING = 'pendingInvitations';
+/** Outgoing invitations, kept so they survive a restart (no text: that is the chat's first message, in the encrypted history). */
+export const OUTGOING_INVITATIONS_SETTING = 'outgoingInvitations';
 /** Spec §2.6: a repeat from the same sender and address is ignored this long. */
 export const REPEAT_WINDOW_MS = 15 * 60 * 1000;
 /** Spec §2.6: the inviter looks the invitee up this often... */
 export const LOOKUP_INTERVAL_MS = 30_000;
-/** ...at most this many times (one hour), then gives up; `invite` again restarts it. */
+/** ...this many times (one hour, again after each restart)... */
 export const MAX_LOOKUP_ROUNDS = 120;
+/** ...then, while no node of the invitee took it, this many times less often (every 10 min)... */
+export const SLOW_LOOKUP_FACTOR = 20;
+/** ...until it is this old: then it ends ('expired'). A delivered one stops looking after the first hour and waits for the answer. */
+export const MAX_OUTGOING_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 /** Pending inbound invitations kept; more are refused until the user answers some. */
 export const MAX_PENDING_INVITATIONS = 32;
 /** Invitation text cap (UTF-8 bytes); a message, not a document. */
@@ -89,6 +96,60 @@ export interface Invitation {
   receivedAt: number;
 }
 
+/** An invitation we sent, until the invitee joins the chat, we cancel it, or we leave the chat. */
+export interface OutgoingInvitation {
+  chatId: number;
+  /** The invitee. */
+  email: string;
+  /** When it was sent. */
+  since: number;
+  /** How many times a node of the invitee took it. */
+  deliveries: number;
+  /** When a node of the invitee last took it. */
+  deliveredAt?: number;
+  /** 'looking': no node of the invitee took it yet; 'delivered': taken, waiting for them to accept. */
+  state: 'looking' | 'delivered';
+}
+
+/** Why an invitation ended: inbound 'accepted' / 'declined' / 'left'; outgoing 'joined' / 'cancelled' / 'left' / 'expired'. */
+export type InvitationEndReason = 'accepted' | 'declined' | 'joined' | 'cancelled' | 'left' | 'expired';
+
+/** An invitation left the lists (other views of them update on it). */
+export interface InvitationEnd {
+  chatId: number;
+  /** 'in': one we received (`email` is the inviter); 'out': one we sent (`email` is the invitee). */
+  direction: 'in' | 'out';
+  email: string;
+  reason: InvitationEndReason;
+}
+
+/** The facade's invitation events, each with one argument. */
+export interface InvitationEvents {
+  /** A new pending inbound invitation. */
+  invitation: Invitation;
+  /** An outgoing invitation was sent (or sent again, replacing the earlier one of that chat). */
+  'invitation-sent': OutgoingInvitation;
+  /** An invitation, inbound or outgoing, left the lists. */
+  'invitation-ended': InvitationEnd;
+}
+
+/**
+ * What the profile keeps per outgoing invitation (`OUTGOING_INVITATIONS_SETTING`): the
+ * chat (with its network ID, since SQLite hands out a freed chat ID again) and the ID of
+ * the message to re-read from the encrypted history. Checked by `decodeOutgoingRecord`.
+ */
+export interface OutgoingRecord {
+  chatId: number;
+  /** Hex, 20 bytes. */
+  networkId: string;
+  email: string;
+  /** Hex, 16 bytes. */
+  messageId: string;
+  since: number;
+  deliveries: number;
+  deliveredAt?: number;
+}
+
 /** What is kept in the profile per pending invitation (the message ID/HLC so the re-send is de-duplicated). */
 interface PendingRecord extends Invitation {
   networkId: string;
@@ -102,11 +163,17 @@ interface Outgoing {
   masked: Buffer;
   networkId: Buffer;
   message: Buffer;
-  /** End point → when it last took the invitation. */
+  messageId: Buffer;
+  since: number;
+  deliveries: number;
+  deliveredAt?: number;
+  /** End point → when it last took the invitation (this run only: the repeat window). */
   delivered: Map<string, number>;
   inFlight: Set<string>;
   rounds: number;
-  timer?: NodeJS.Timeout;
+  /** Lookups run (and the mask is announced on the LAN). */
+  looking: boolean;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 export interface InvitationsStats {
@@ -147,8 +214,8 @@ export interface InvitationsHost {
   lan?: MaskDiscovery;
   /** True when our private chat with `email` has a shared secret (spec §2.6: no invitation then). */
   hasSecret: (email: string) => boolean;
-  /** A new pending invitation, and a stored message on acceptance, for the facade's events. */
-  emit: (event: 'invitation', invitation: Invitation) => void;
+  /** The invitation events, and a stored message on acceptance, for the facade. */
+  emit: <K extends keyof InvitationEvents>(event: K, value: InvitationEvents[K]) => void;
   /** An outgoing invitation reached the invitee's node at `endpoint`. */
   emitDelivered: (chatId: number, endpoint: Endpoint) => void;
   emitMessage: (chatId: number, message: StoredMessage) => void;
@@ -178,6 +245,45 @@ export function isLocalAddress(host: string, list: BlockList): boolean {
   return list.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+const HEX_NETWORK_ID = /^[0-9a-f]{40}$/;
+const HEX_MESSAGE_ID = /^[0-9a-f]{32}$/;
+/** A stored count above this is not one we wrote. */
+const MAX_STORED_DELIVERIES = 1_000_000;
+
+function storedError(message: string): NodeError {
+  return new NodeError(ERR_NODE_INVITATION_STORED, message);
+}
+
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Checks one stored outgoing invitation (untrusted: the profile may come from an older
+ * or a foreign build); throws ERR_NODE_INVITATION_STORED. Lengths are checked before
+ * anything is parsed; the error messages name no e-mail and no text.
+ */
+export function decodeOutgoingRecord(value: unknown): OutgoingRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw storedError('not an object');
+  const v = value as Record<string, unknown>;
+  const { chatId, networkId, email, messageId, since, deliveries, deliveredAt } = v;
+  if (typeof chatId !== 'number' || !Number.isSafeInteger(chatId) || chatId <= 0) throw storedError('bad chat ID');
+  if (typeof networkId !== 'string' || networkId.length !== 40 || !HEX_NETWORK_ID.test(networkId)) throw storedError('bad network ID');
+  if (typeof messageId !== 'string' || messageId.length !== 32 || !HEX_MESSAGE_ID.test(messageId)) throw storedError('bad message ID');
+  if (typeof email !== 'string' || email.length > MAX_EMAIL_BYTES) throw storedError('bad e-mail');
+  let normal: string;
+  try {
+    normal = normaliseEmail(email);
+  } catch {
+    throw storedError('bad e-mail');
+  }
+  if (normal !== email) throw storedError('bad e-mail');
+  if (!isTime(since)) throw storedError('bad time');
+  if (typeof deliveries !== 'number' || !Number.isSafeInteger(deliveries) || deliveries < 0 || deliveries > MAX_STORED_DELIVERIES) throw storedError('bad delivery count');
+  if (deliveredAt !== undefined && !isTime(deliveredAt)) throw storedError('bad delivery time');
+  return { chatId, networkId, email, messageId, since, deliveries, ...(deliveredAt !== undefined ? { deliveredAt } : {}) };
+}
+
 export class Invitations {
   readonly stats: InvitationsStats = {
     lookups: 0,
@@ -203,6 +309,8 @@ export class Invitations {
   private selfHashed: Promise<Buffer>;
   private announced: Buffer | undefined;
   private stopped = false;
+  /** Settles when the stored outgoing invitations were resumed (`invite` waits for it: one writer of the stored list at a time). */
+  private resumed: Promise<void> = Promise.resolve();
 
   constructor(host: InvitationsHost) {
     this.h = host;
@@ -219,8 +327,13 @@ export class Invitations {
     return this.h.settings[LAN_ONLY_INVITATIONS_SETTING] === true;
   }
 
-  /** Announces MaskedEmail(self) when inbound invitations are allowed (call once the node is reachable). */
+  /**
+   * Resumes the stored outgoing invitations (lookups start again) and announces
+   * MaskedEmail(self) when inbound invitations are allowed (call once the node is reachable).
+   */
   async start(): Promise<void> {
+    this.resumed = this.resumeOutgoing();
+    await this.resumed;
     await this.announce();
   }
 
@@ -242,6 +355,7 @@ export class Invitations {
   async invite(chatId: number, email: string, text: string): Promise<StoredMessage> {
     const peer = normaliseEmail(email);
     assertInvitationText(text);
+    await this.resumed;
     const record = this.h.store.chat(chatId);
     if (!record) throw new NodeError(ERR_NODE_INVITATION_NOT_FOUND, `chat ${chatId} is not known`);
     if (this.hasSecret(peer)) throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
@@ -250,15 +364,15 @@ export class Invitations {
     }
     const stored = this.h.service.send(chatId, text);
     const message = encodeMessage({ kind: 'text', id: stored.id, hlc: stored.hlc, text });
-    this.stopInvite(chatId);
-    const o: Outgoing = { chatId, email: peer, masked: await maskedEmail(peer), networkId: record.networkId, message, delivered: new Map(), inFlight: new Set(), rounds: 0 };
+    const masked = await maskedEmail(peer);
     if (this.stopped) return stored;
+    const earlier = this.outgoing.get(chatId);
+    if (earlier) this.stopLooking(earlier);
+    const o = this.outgoingOf({ chatId, email: peer, masked, networkId: record.networkId, message, messageId: stored.id, since: Date.now(), deliveries: 0 });
     this.outgoing.set(chatId, o);
-    // Spec §2.6: on the LAN the inviter announces the mask (LAN discovery has no lookup-only
-    // query; its answers are keyed by the network ID). Whoever answers must still prove to
-    // be the invitee before the text leaves (`sendTo`).
-    this.call(this.h.lan, (d) => d.announce(o.masked, this.h.connections.localPort));
-    this.lookupRound(o);
+    this.look(o);
+    await this.saveOutgoing();
+    this.h.emit('invitation-sent', this.outgoingJson(o));
     return stored;
   }
 
@@ -267,33 +381,41 @@ export class Invitations {
     return this.h.hasSecret(normaliseEmail(email));
   }
 
-  /** Outgoing invitations still looking for their invitee. */
-  pendingOutgoing(): Array<{ chatId: number; email: string; deliveries: number }> {
-    return [...this.outgoing.values()].map((o) => ({ chatId: o.chatId, email: o.email, deliveries: o.delivered.size }));
+  /** Outgoing invitations (looking or delivered), oldest first. */
+  pendingOutgoing(): OutgoingInvitation[] {
+    return [...this.outgoing.values()].sort((a, b) => a.since - b.since).map((o) => this.outgoingJson(o));
   }
 
-  /** The invitee joined (or the chat went away): stop looking. */
-  stopInvite(chatId: number): void {
-    const o = this.outgoing.get(chatId);
-    if (!o) return;
-    if (o.timer) clearTimeout(o.timer);
-    this.outgoing.delete(chatId);
-    this.call(this.h.lan, (d) => d.withdraw(o.masked));
+  /** Cancels our invitation to `email`: no more lookups or deliveries (what a node of theirs already took stays there); the chat stays. */
+  async cancel(email: string): Promise<number> {
+    const e = normaliseEmail(email);
+    await this.resumed;
+    const o = [...this.outgoing.values()].find((x) => x.email === e);
+    if (!o) throw new NodeError(ERR_NODE_INVITATION_NOT_FOUND, `no outgoing invitation to ${e}`);
+    await this.endOutgoing(o.chatId, 'cancelled');
+    return o.chatId;
+  }
+
+  /** The invitee came online in the chat: the invitation is answered, looking stops and it is no longer kept. */
+  async answered(chatId: number): Promise<void> {
+    await this.endOutgoing(chatId, 'joined');
   }
 
   /** The chat is deleted: no invitation of it is kept or sent any more. */
   async forget(chatId: number): Promise<void> {
-    this.stopInvite(chatId);
+    const wasOutgoing = this.endOutgoing(chatId, 'left', false);
     const list = this.pending();
     const i = list.findIndex((p) => p.chatId === chatId);
-    if (i < 0) return;
-    list.splice(i, 1);
+    const inbound = i >= 0 ? list.splice(i, 1)[0] : undefined;
+    if (!wasOutgoing && !inbound) return;
+    if (wasOutgoing) this.writeOutgoing();
     await this.h.persist();
+    if (inbound) this.h.emit('invitation-ended', { chatId, direction: 'in', email: inbound.email, reason: 'left' });
   }
 
   /** Discovery found `endpoint` under `networkId`: deliver if it is an invitee's mask we look for. */
   peerDiscovered(networkId: NetworkId, endpoint: Endpoint): void {
-    for (const o of this.outgoing.values()) if (o.masked.equals(networkId)) this.deliver(o, endpoint);
+    for (const o of this.outgoing.values()) if (o.looking && o.masked.equals(networkId)) this.deliver(o, endpoint);
   }
 
   /** Pending inbound invitations, oldest first. */
@@ -309,6 +431,7 @@ export class Invitations {
     const res = this.h.store.addMessage(m);
     await this.h.persist();
     if (res.inserted) this.h.emitMessage(p.chatId, HistoryStore.asStored(m, res.seq, res.receivedAt));
+    this.h.emit('invitation-ended', { chatId: p.chatId, direction: 'in', email: p.email, reason: 'accepted' });
     await this.h.service.goOnline(p.chatId);
     return p.chatId;
   }
@@ -317,13 +440,16 @@ export class Invitations {
   async decline(email: string): Promise<number> {
     const p = this.take(email);
     await this.h.persist();
+    this.h.emit('invitation-ended', { chatId: p.chatId, direction: 'in', email: p.email, reason: 'declined' });
     return p.chatId;
   }
 
+  /** Stops every lookup and session; the stored outgoing invitations stay for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe();
-    for (const chatId of [...this.outgoing.keys()]) this.stopInvite(chatId);
+    for (const o of this.outgoing.values()) this.stopLooking(o);
+    this.outgoing.clear();
     for (const s of [...this.sessions]) s.close();
     this.sessions.clear();
     this.withdraw();
@@ -369,15 +495,142 @@ export class Invitations {
       .catch((err: unknown) => this.h.logger.debug({ err }, 'a discovery service refused an invitation mask'));
   }
 
+  private outgoingOf(init: Omit<Outgoing, 'delivered' | 'inFlight' | 'rounds' | 'looking'>): Outgoing {
+    return { ...init, delivered: new Map(), inFlight: new Set(), rounds: 0, looking: false };
+  }
+
+  private outgoingJson(o: Outgoing): OutgoingInvitation {
+    return {
+      chatId: o.chatId,
+      email: o.email,
+      since: o.since,
+      deliveries: o.deliveries,
+      ...(o.deliveredAt !== undefined ? { deliveredAt: o.deliveredAt } : {}),
+      state: o.deliveries > 0 ? 'delivered' : 'looking',
+    };
+  }
+
+  /** The stored list from the map (call `persist` after). */
+  private writeOutgoing(): void {
+    const records: OutgoingRecord[] = [...this.outgoing.values()].map((o) => ({
+      chatId: o.chatId,
+      networkId: o.networkId.toString('hex'),
+      email: o.email,
+      messageId: o.messageId.toString('hex'),
+      since: o.since,
+      deliveries: o.deliveries,
+      ...(o.deliveredAt !== undefined ? { deliveredAt: o.deliveredAt } : {}),
+    }));
+    this.h.settings[OUTGOING_INVITATIONS_SETTING] = records;
+  }
+
+  private async saveOutgoing(): Promise<void> {
+    this.writeOutgoing();
+    await this.h.persist();
+  }
+
+  /**
+   * Ends an outgoing invitation: looking stops, it leaves the stored list, the facade
+   * is told. `save` false: the caller writes and persists (returns whether there was one).
+   */
+  private endOutgoing(chatId: number, reason: InvitationEndReason, save: false): boolean;
+  private endOutgoing(chatId: number, reason: InvitationEndReason): Promise<boolean>;
+  private endOutgoing(chatId: number, reason: InvitationEndReason, save = true): boolean | Promise<boolean> {
+    const o = this.outgoing.get(chatId);
+    if (!o) return save ? Promise.resolve(false) : false;
+    this.stopLooking(o);
+    this.outgoing.delete(chatId);
+    this.h.emit('invitation-ended', { chatId, direction: 'out', email: o.email, reason });
+    return save ? this.saveOutgoing().then(() => true) : true;
+  }
+
+  /**
+   * Brings back the stored outgoing invitations. Each entry is checked (shape, its chat
+   * still the same private chat, its message in the history and within the text cap);
+   * one that fails is skipped and dropped with a typed error in the log, never a crash.
+   */
+  private async resumeOutgoing(): Promise<void> {
+    const stored = this.h.settings[OUTGOING_INVITATIONS_SETTING];
+    if (stored === undefined) return;
+    const list = Array.isArray(stored) ? stored : [];
+    let skipped = Array.isArray(stored) ? 0 : 1;
+    if (!Array.isArray(stored)) this.h.logger.warn({ code: ERR_NODE_INVITATION_STORED }, 'the stored outgoing invitations are not a list: dropped');
+    if (list.length > MAX_OUTGOING_INVITATIONS) {
+      skipped += list.length - MAX_OUTGOING_INVITATIONS;
+      this.h.logger.warn({ code: ERR_NODE_INVITATION_STORED, count: list.length - MAX_OUTGOING_INVITATIONS }, `more than ${MAX_OUTGOING_INVITATIONS} stored outgoing invitations: the rest dropped`);
+    }
+    for (const [index, value] of list.slice(0, MAX_OUTGOING_INVITATIONS).entries()) {
+      try {
+        const o = await this.restoreOutgoing(value);
+        if (this.stopped) return;
+        if (this.outgoing.has(o.chatId)) throw storedError('a second entry for one chat');
+        this.outgoing.set(o.chatId, o);
+        // A delivered one waits for the answer: looking again would bring a declined invitation back.
+        if (o.deliveries === 0) this.look(o);
+      } catch (err) {
+        skipped++;
+        const code = err instanceof NodeError ? err.code : ERR_NODE_INVITATION_STORED;
+        // No e-mail, no text: the code, the entry's place and what was wrong with it.
+        this.h.logger.warn({ code, index, reason: err instanceof NodeError ? err.message : 'unreadable' }, 'a stored outgoing invitation was skipped');
+      }
+    }
+    if (skipped > 0 && !this.stopped) await this.saveOutgoing();
+  }
+
+  private async restoreOutgoing(value: unknown): Promise<Outgoing> {
+    const r = decodeOutgoingRecord(value);
+    const networkId = Buffer.from(r.networkId, 'hex');
+    const chat = this.h.store.chat(r.chatId);
+    if (!chat || !chat.networkId.equals(networkId) || chat.kind !== 'private' || chat.name !== r.email) throw storedError('its chat is gone');
+    const messageId = Buffer.from(r.messageId, 'hex');
+    let m: StoredMessage | undefined;
+    try {
+      m = this.h.store.message(r.chatId, messageId);
+    } catch {
+      throw storedError('its message is unreadable');
+    }
+    if (!m || !m.outgoing || m.text === undefined) throw storedError('its message is gone');
+    if (Buffer.byteLength(m.text, 'utf8') > MAX_INVITATION_TEXT_BYTES) throw storedError('its text is above the cap');
+    const message = encodeMessage({ kind: 'text', id: m.id, hlc: m.hlc, text: m.text });
+    return this.outgoingOf({ chatId: r.chatId, email: r.email, masked: await maskedEmail(r.email), networkId, message, messageId, since: r.since, deliveries: r.deliveries, ...(r.deliveredAt !== undefined ? { deliveredAt: r.deliveredAt } : {}) });
+  }
+
+  /** Starts looking for the invitee (again). */
+  private look(o: Outgoing): void {
+    if (o.looking) return;
+    o.looking = true;
+    o.rounds = 0;
+    // Spec §2.6: on the LAN the inviter announces the mask (LAN discovery has no lookup-only
+    // query; its answers are keyed by the network ID). Whoever answers must still prove to
+    // be the invitee before the text leaves (`sendTo`).
+    this.call(this.h.lan, (d) => d.announce(o.masked, this.h.connections.localPort));
+    this.lookupRound(o);
+  }
+
+  private stopLooking(o: Outgoing): void {
+    if (o.timer) clearTimeout(o.timer);
+    o.timer = undefined;
+    if (!o.looking) return;
+    o.looking = false;
+    this.call(this.h.lan, (d) => d.withdraw(o.masked));
+  }
+
   private lookupRound(o: Outgoing): void {
-    if (this.stopped || this.outgoing.get(o.chatId) !== o) return;
-    if (o.rounds++ >= MAX_LOOKUP_ROUNDS) {
-      this.stopInvite(o.chatId);
+    if (this.stopped || this.outgoing.get(o.chatId) !== o || !o.looking) return;
+    if (Date.now() - o.since > MAX_OUTGOING_AGE_MS) {
+      void this.endOutgoing(o.chatId, 'expired').catch((err: unknown) => this.h.logger.warn({ err }, 'an expired invitation could not be dropped from the profile'));
       return;
     }
+    const fast = o.rounds < MAX_LOOKUP_ROUNDS;
+    if (!fast && o.deliveries > 0) {
+      this.stopLooking(o);
+      return;
+    }
+    o.rounds++;
     this.stats.lookups++;
     this.call(this.h.dht, (d) => d.lookup(o.masked));
-    o.timer = setTimeout(() => this.lookupRound(o), this.h.lookupIntervalMs ?? LOOKUP_INTERVAL_MS);
+    const interval = this.h.lookupIntervalMs ?? LOOKUP_INTERVAL_MS;
+    o.timer = setTimeout(() => this.lookupRound(o), fast ? interval : interval * SLOW_LOOKUP_FACTOR);
     o.timer.unref();
   }
 
@@ -391,8 +644,14 @@ export class Invitations {
     void this.sendTo(o, endpoint)
       .then(() => {
         this.stats.deliveries++;
-        o.delivered.set(key, Date.now());
+        const now = Date.now();
+        o.delivered.set(key, now);
+        o.deliveries++;
+        o.deliveredAt = now;
         this.h.emitDelivered(o.chatId, endpoint);
+        if (this.outgoing.get(o.chatId) === o && !this.stopped) {
+          this.saveOutgoing().catch((err: unknown) => this.h.logger.warn({ err }, 'an invitation delivery could not be kept in the profile'));
+        }
       })
       .catch((err: unknown) => {
         this.stats.deliveryFailures++;

@@ -77,6 +77,30 @@ describe('bitchat invite / invitations / accept / decline (through the running n
     expect(carol.chat.list()).to.deep.equal([]);
   });
 
+  it('lists the invitations we sent (looking / delivered) and cancels one with `bitchat uninvite`', async () => {
+    net = await Testnet.start(2, ['alice@test.local', 'bob@test.local']);
+    const [alice, bob] = net.peers as [TestPeer, TestPeer];
+    const aliceCfg = configOf(alice, 'alice-out');
+    await alice.chat.invite('bob@test.local', 'delivered one');
+    await alice.chat.invite('dave@test.local', 'nobody home');
+    alice.chat.peerDiscovered(await maskedEmail('bob@test.local'), { host: '127.0.0.1', port: bob.kernel.connections.localPort });
+    await waitFor(() => alice.chat.outgoingInvitations().some((o) => o.state === 'delivered'), 'bob\'s node takes it');
+
+    const listed = await run(['--config', aliceCfg, 'invitations']);
+    expect(listed.code, listed.err).to.equal(0);
+    expect(listed.out).to.match(/^invited bob@test\.local since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: delivered 1x, last .*; waiting for them to accept$/m);
+    expect(listed.out).to.match(/^invited dave@test\.local since .*: looking for their node$/m);
+
+    const cancelled = await run(['--config', aliceCfg, 'uninvite', 'Dave@Test.Local']);
+    expect(cancelled.code, cancelled.err).to.equal(0);
+    expect(cancelled.out).to.equal('cancelled the invitation to Dave@Test.Local');
+    expect(alice.chat.outgoingInvitations().map((o) => o.email)).to.deep.equal(['bob@test.local']);
+    const again = await run(['--config', aliceCfg, 'uninvite', 'dave@test.local']);
+    expect(again.code).to.equal(1);
+    expect(again.err).to.include('ERR_NODE_INVITATION_NOT_FOUND');
+    expect((await run(['--config', aliceCfg, 'invitations'])).out).to.not.include('dave@test.local');
+  });
+
   it('chat.watch streams "invitation" events; chat.invitation-policy reads and sets the policy', async () => {
     net = await Testnet.start(2, ['alice@test.local', 'bob@test.local']);
     const [alice, bob] = net.peers as [TestPeer, TestPeer];
@@ -92,6 +116,10 @@ describe('bitchat invite / invitations / accept / decline (through the running n
       const [, inv] = events.find(([e]) => e === 'invitation')!;
       expect(inv['email']).to.equal('alice@test.local');
       expect(inv['text']).to.equal('watch this');
+      // Other views learn that it left the list.
+      await bob.chat.declineInvitation('alice@test.local');
+      await waitFor(() => events.some(([e]) => e === 'invitation-ended'), 'the end event');
+      expect(events.find(([e]) => e === 'invitation-ended')![1]).to.deep.include({ direction: 'in', email: 'alice@test.local', reason: 'declined' });
       cancel.abort();
       await watching;
       expect(await caller.call('chat.invitation-policy', { allow: false })).to.deep.equal({ allow: false, lanOnly: false });
