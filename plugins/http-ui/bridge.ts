@@ -9,7 +9,7 @@ import type { UiEvent } from './event-hub.js';
 import { ChatReadMarkers, ReadMarkers, type UnreadTracker } from './read-markers.js';
 import { publicStatus } from './routes/profile.js';
 import { chatNamer, transferWithChats } from './routes/files.js';
-import { invitationJson, memberJson, messageJson } from './serialize.js';
+import { invitationEndJson, invitationJson, memberJson, messageJson, outgoingInvitationJson } from './serialize.js';
 
 /** file-share's events that change what the files screen shows (each carries a FileInfo or FileProgress first). */
 const FILE_EVENTS = ['progress', 'complete', 'advertised'] as const;
@@ -37,9 +37,14 @@ export function chatEvent(name: (typeof CHAT_EVENTS)[number], chatId: unknown, d
   }
 }
 
-/** The UI event for one invitation event: `invitation` (Invitation) or `invitation-delivered` (chatId, end point). */
+/**
+ * The UI event for one invitation event: `invitation` (Invitation), `invitation-sent`
+ * (OutgoingInvitation), `invitation-delivered` (chatId, end point) or `invitation-ended` (InvitationEnd).
+ */
 export function invitationEvent(name: (typeof INVITATION_EVENTS)[number], first: any, second: any): UiEvent {
   if (name === 'invitation') return { type: 'invitation', invitation: invitationJson(first ?? {}) };
+  if (name === 'invitation-sent') return { type: 'invitation-sent', invitation: outgoingInvitationJson(first ?? {}) };
+  if (name === 'invitation-ended') return { type: 'invitation-ended', ...invitationEndJson(first ?? {}) };
   const host = typeof second?.host === 'string' ? second.host : '';
   return { type: 'invitation-delivered', chatId: Number(first) || 0, endpoint: host ? `${host.includes(':') ? `[${host}]` : host}:${Number(second?.port) || 0}` : '' };
 }

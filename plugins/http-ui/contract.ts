@@ -49,12 +49,18 @@ export interface ChatServiceView extends Subscribable {
   typing(chatId: number): unknown;
   members(chatId: number): unknown;
   leave(chatId: number): unknown;
-  /** Invitations (spec §2.6); absent on a chat service that has none. Events: 'invitation' (Invitation), 'invitation-delivered' (chatId, end point). */
+  /**
+   * Invitations (spec §2.6); absent on a chat service that has none. Events: 'invitation' (Invitation),
+   * 'invitation-sent' (OutgoingInvitation), 'invitation-delivered' (chatId, end point), 'invitation-ended' (InvitationEnd).
+   */
   invite?(email: string, text: string): unknown;
   pendingInvitations?(): unknown;
   acceptInvitation?(email: string): unknown;
   declineInvitation?(email: string): unknown;
   setInvitationPolicy?(policy: { allow?: boolean; lanOnly?: boolean }): unknown;
+  /** The invitations we sent (core/node/invitations.ts `OutgoingInvitation`), and cancelling one by the invitee's e-mail. */
+  outgoingInvitations?(): unknown;
+  cancelInvitation?(email: string): unknown;
   /** Where the current invitation policy is read (core/node/invitations.ts). */
   readonly invitations?: { readonly allowInbound?: boolean; readonly lanOnly?: boolean };
 }
@@ -73,7 +79,7 @@ export interface FileShareServiceView extends Partial<Subscribable> {
 
 export const CHAT_EVENTS = ['message', 'delivery', 'typing', 'member', 'mesh'] as const;
 /** Chat service events without a chatId first (an invitation has no chat of ours yet when announced). */
-export const INVITATION_EVENTS = ['invitation', 'invitation-delivered'] as const;
+export const INVITATION_EVENTS = ['invitation', 'invitation-sent', 'invitation-delivered', 'invitation-ended'] as const;
 export const IDENTITY_EVENTS = ['unlocked', 'locked'] as const;
 
 export function unsubscribe(target: Subscribable, event: string, listener: (...args: any[]) => void): void {

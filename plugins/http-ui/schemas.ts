@@ -145,6 +145,19 @@ export const invitationSchema = {
   },
 } as const;
 
+export const outgoingInvitationSchema = {
+  type: 'object',
+  description: 'An invitation we sent, until the invitee joins the chat, we cancel it or we leave the chat (kept across restarts)',
+  properties: {
+    chatId: { type: 'integer', description: 'The private chat it invites into' },
+    email: { type: 'string', description: 'The invitee' },
+    since: { type: 'integer', description: 'When it was sent (ms)' },
+    deliveries: { type: 'integer', description: 'How many times a node of the invitee took it' },
+    deliveredAt: { type: 'integer', description: 'When a node of the invitee last took it (absent before the first time)' },
+    state: { enum: ['looking', 'delivered'], description: '"looking": no node of the invitee took it yet; "delivered": waiting for them to accept' },
+  },
+} as const;
+
 export const invitationPolicySchema = {
   type: 'object',
   properties: {

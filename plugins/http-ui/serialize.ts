@@ -4,7 +4,7 @@
  * schemas in schemas.ts describe; bytes as hex).
  */
 import type { MessageJson as ControlMessageJson } from '../../core/control/chat-methods.js';
-import type { Invitation } from '../../core/node/invitations.js';
+import type { Invitation, InvitationEnd, InvitationEndReason, OutgoingInvitation } from '../../core/node/invitations.js';
 import type { HistoryCursor } from './contract.js';
 import { UiError, ERR_UI_BAD_REQUEST } from './errors.js';
 
@@ -118,6 +118,33 @@ export function memberJson(member: Loose | string): MemberJson {
     online: Boolean(member.online),
     fingerprint: text(member.fingerprint),
     safetyNumber: text(member.safetyNumber),
+  };
+}
+
+const END_REASONS: readonly InvitationEndReason[] = ['accepted', 'declined', 'joined', 'cancelled', 'left', 'expired'];
+
+/** An invitation we sent, as the core lists it (`OutgoingInvitation`), read leniently. */
+export function outgoingInvitationJson(o: Loose): OutgoingInvitation {
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0);
+  const deliveries = count(o.deliveries);
+  const deliveredAt = count(o.deliveredAt);
+  return {
+    chatId: count(o.chatId),
+    email: typeof o.email === 'string' ? o.email : '',
+    since: count(o.since),
+    deliveries,
+    ...(deliveredAt > 0 ? { deliveredAt } : {}),
+    state: deliveries > 0 ? 'delivered' : 'looking',
+  };
+}
+
+/** An invitation that left the lists (`InvitationEnd`), read leniently. */
+export function invitationEndJson(e: Loose): InvitationEnd {
+  return {
+    chatId: Number(e.chatId) || 0,
+    direction: e.direction === 'in' ? 'in' : 'out',
+    email: typeof e.email === 'string' ? e.email : '',
+    reason: END_REASONS.includes(e.reason) ? (e.reason as InvitationEndReason) : 'cancelled',
   };
 }
 

@@ -140,6 +140,26 @@ export interface Invitation {
   receivedAt: number;
 }
 
+/** An invitation we sent, until the invitee joins, we cancel it or leave the chat (kept across restarts). */
+export interface OutgoingInvitation {
+  chatId: number;
+  /** The invitee. */
+  email: string;
+  since: number;
+  /** How many times a node of the invitee took it. */
+  deliveries: number;
+  deliveredAt?: number;
+  state: 'looking' | 'delivered';
+}
+
+/** An invitation left the lists: 'in' (we received it) or 'out' (we sent it), and why. */
+export interface InvitationEnd {
+  chatId: number;
+  direction: 'in' | 'out';
+  email: string;
+  reason: 'accepted' | 'declined' | 'joined' | 'cancelled' | 'left' | 'expired';
+}
+
 export interface InvitationPolicy {
   allow: boolean;
   lanOnly: boolean;
@@ -185,7 +205,9 @@ export type UiEvent =
   | { type: 'file'; transfer: Transfer }
   | { type: 'registration'; registration: Registration | null }
   | { type: 'invitation'; invitation: Invitation }
+  | { type: 'invitation-sent'; invitation: OutgoingInvitation }
   | { type: 'invitation-delivered'; chatId: number; endpoint: string }
+  | ({ type: 'invitation-ended' } & InvitationEnd)
   | { type: string; [key: string]: unknown };
 
 /** One WebSocket for live events; reconnects with back-off while the page is open. */

@@ -3,8 +3,8 @@ import type { PluginApi } from '../../../core/plugin.js';
 import type { ChatServiceView } from '../contract.js';
 import { ERR_UI_NO_INVITATIONS, UiError } from '../errors.js';
 import type { UnreadTracker } from '../read-markers.js';
-import { chatSchema, emailProperty, errorSchema, invitationPolicySchema, invitationSchema, MAX_INVITATION_CHARS, okSchema } from '../schemas.js';
-import { chatJson, invitationJson } from '../serialize.js';
+import { chatSchema, emailProperty, errorSchema, invitationPolicySchema, invitationSchema, MAX_INVITATION_CHARS, okSchema, outgoingInvitationSchema } from '../schemas.js';
+import { chatJson, invitationJson, outgoingInvitationJson } from '../serialize.js';
 import { chatOf, completeSummary } from './chats.js';
 
 type Loose = Record<string, any>;
@@ -24,6 +24,15 @@ function invitationsOf(api: PluginApi): { chat: ChatServiceView; inv: Invitation
   return { chat, inv: chat as ChatServiceView & Invitations };
 }
 
+/** The outgoing side (list, cancel): a service that has invitations but not these is answered 501. */
+function outgoingOf(api: PluginApi): Required<Pick<ChatServiceView, 'outgoingInvitations' | 'cancelInvitation'>> {
+  const { chat } = invitationsOf(api);
+  if (typeof chat.outgoingInvitations !== 'function' || typeof chat.cancelInvitation !== 'function') {
+    throw new UiError(ERR_UI_NO_INVITATIONS, 501, 'this chat service does not list the invitations it sent');
+  }
+  return chat as Required<Pick<ChatServiceView, 'outgoingInvitations' | 'cancelInvitation'>>;
+}
+
 /** The policy as the core keeps it; its defaults (allowed, not LAN only) when the service does not expose it. */
 function policyOf(chat: ChatServiceView): { allow: boolean; lanOnly: boolean } {
   return { allow: chat.invitations?.allowInbound !== false, lanOnly: chat.invitations?.lanOnly === true };
@@ -33,8 +42,9 @@ const emailBody = { type: 'object', additionalProperties: false, required: ['ema
 
 /**
  * Invitations (spec §2.6, core/node/invitations.ts): pending inbound ones, invite,
- * accept, decline, and the inbound policy. A pending invitation holds an offline
- * private chat until it is accepted (it goes online) or declined (it is deleted).
+ * accept, decline, the ones we sent (list, cancel), and the inbound policy. A pending
+ * invitation holds an offline private chat until it is accepted (it goes online) or
+ * declined (it is deleted).
  */
 export function addInvitationRoutes(app: FastifyInstance, api: PluginApi, unread: UnreadTracker): void {
   const errors = { '4xx': errorSchema, '5xx': errorSchema };
@@ -93,6 +103,34 @@ export function addInvitationRoutes(app: FastifyInstance, api: PluginApi, unread
       // The declined chat is deleted: its read marker goes with it (found through its network ID, gone after).
       if (pending && Number(pending.chatId)) unread.forget(Number(pending.chatId));
       await inv.declineInvitation(request.body.email);
+      return { ok: true };
+    },
+  );
+
+  app.get(
+    '/api/invitations/outgoing',
+    {
+      schema: {
+        summary: 'The invitations we sent: to whom, since when, delivered or still looking (kept across restarts until the invitee joins, we cancel or leave the chat)',
+        tags: ['invitations'],
+        response: { 200: { type: 'array', items: outgoingInvitationSchema }, ...errors },
+      },
+    },
+    async () => ((await outgoingOf(api).outgoingInvitations()) as Loose[]).map(outgoingInvitationJson),
+  );
+
+  app.post<{ Body: { email: string } }>(
+    '/api/invitations/cancel',
+    {
+      schema: {
+        summary: 'Cancel our invitation to `email`: no more lookups or deliveries (a node of theirs that took it keeps it); the chat stays',
+        tags: ['invitations'],
+        body: emailBody,
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (request) => {
+      await outgoingOf(api).cancelInvitation(request.body.email);
       return { ok: true };
     },
   );

@@ -50,7 +50,7 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
   it('tells the page it has invitations, and documents the routes in the OpenAPI document', async () => {
     expect((await api(nodes[0]!, '/api/profile')).json().invitations).to.equal(true);
     const paths = Object.keys((await api(nodes[0]!, '/api/openapi.json')).json().paths);
-    expect(paths).to.include.members(['/api/invitations', '/api/invitations/accept', '/api/invitations/decline', '/api/invitations/policy']);
+    expect(paths).to.include.members(['/api/invitations', '/api/invitations/accept', '/api/invitations/decline', '/api/invitations/policy', '/api/invitations/outgoing', '/api/invitations/cancel']);
   });
 
   it('reads and sets the inbound policy; refuses an empty or unknown change', async () => {
@@ -89,10 +89,18 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
     const invited = await api(alice, '/api/invitations', { method: 'POST', body: { email: BOB, text } });
     expect(invited.status, invited.body).to.equal(200);
     expect(invited.json()).to.include({ kind: 'private', name: BOB, online: true });
+    // Every open page of alice's learns of it, and lists it among the invitations she sent.
+    const sent = await sockets[0]!.waitFor((e) => e.type === 'invitation-sent');
+    expect(sent.invitation).to.include({ chatId: invited.json().chatId, email: BOB });
     const event = await until('the invitation at bob', async () => sockets[1]!.events.find((e) => e.type === 'invitation'));
     const delivered = await sockets[0]!.waitFor((e) => e.type === 'invitation-delivered');
     expect(delivered.chatId).to.equal(invited.json().chatId);
     expect(delivered.endpoint).to.match(/^127\.0\.0\.1:\d+$/);
+    const outgoing = (await api(alice, '/api/invitations/outgoing')).json();
+    expect(outgoing).to.have.length(1);
+    expect(outgoing[0]).to.include({ chatId: invited.json().chatId, email: BOB, state: 'delivered', deliveries: 1 });
+    expect(outgoing[0].since).to.be.a('number');
+    expect(outgoing[0].deliveredAt).to.be.at.least(outgoing[0].since);
 
     const pending = (await api(bob, '/api/invitations')).json();
     expect(pending).to.have.length(1);
@@ -107,6 +115,7 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
     expect(accepted.status, accepted.body).to.equal(200);
     expect(accepted.json()).to.include({ chatId: pending[0].chatId, online: true });
     expect((await api(bob, '/api/invitations')).json()).to.deep.equal([]);
+    expect(await sockets[1]!.waitFor((e) => e.type === 'invitation-ended')).to.deep.equal({ type: 'invitation-ended', chatId: pending[0].chatId, direction: 'in', email: ALICE, reason: 'accepted' });
     const again = await api(bob, '/api/invitations/accept', { method: 'POST', body: { email: ALICE } });
     expect(again.status).to.equal(404);
     expect(again.json().code).to.equal('ERR_NODE_INVITATION_NOT_FOUND');
@@ -122,6 +131,9 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
     };
     expect(await until('three messages at bob', () => texts(bob, b))).to.deep.equal([text, 'thanks', 'welcome']);
     expect(await until('three messages at alice', () => texts(alice, a))).to.deep.equal([text, 'thanks', 'welcome']);
+    // Answered: it left alice's list, and her pages were told.
+    expect(await sockets[0]!.waitFor((e) => e.type === 'invitation-ended')).to.deep.equal({ type: 'invitation-ended', chatId: a, direction: 'out', email: BOB, reason: 'joined' });
+    expect((await api(alice, '/api/invitations/outgoing')).json()).to.deep.equal([]);
   });
 
   it('declines: the pending invitation and its offline chat are deleted', async () => {
@@ -133,5 +145,17 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
     expect((await api(bob, '/api/invitations')).json()).to.deep.equal([]);
     expect((await api(bob, '/api/chats')).json().map((c: { chatId: number }) => c.chatId)).not.to.include(pending.chatId);
     expect((await api(bob, '/api/invitations/decline', { method: 'POST', body: { email: CAROL } })).status).to.equal(404);
+    expect(await sockets[1]!.waitFor((e) => e.type === 'invitation-ended' && e.email === CAROL)).to.include({ direction: 'in', reason: 'declined' });
+
+    // Carol is not told of the decline: hers stays listed as delivered until she cancels it.
+    const listed = await until('carol sees it delivered', async () => (await api(carol, '/api/invitations/outgoing')).json().find((o: { state: string }) => o.state === 'delivered'));
+    expect(listed).to.include({ email: BOB, deliveries: 1 });
+    expect((await api(carol, '/api/invitations/cancel', { method: 'POST', body: { email: BOB } })).json()).to.deep.equal({ ok: true });
+    expect(await sockets[2]!.waitFor((e) => e.type === 'invitation-ended')).to.include({ direction: 'out', email: BOB, reason: 'cancelled' });
+    expect((await api(carol, '/api/invitations/outgoing')).json()).to.deep.equal([]);
+    const again = await api(carol, '/api/invitations/cancel', { method: 'POST', body: { email: BOB } });
+    expect(again.status).to.equal(404);
+    expect(again.json().code).to.equal('ERR_NODE_INVITATION_NOT_FOUND');
+    expect((await api(carol, '/api/invitations/cancel', { method: 'POST', body: { email: 'not an address' } })).status).to.equal(400);
   });
 });

@@ -91,12 +91,24 @@ describe('http-ui: JSON conversion and the history cursor', () => {
     });
     expect(invitationEvent('invitation-delivered', 4, { host: '::1', port: 7 })).to.deep.equal({ type: 'invitation-delivered', chatId: 4, endpoint: '[::1]:7' });
     expect(invitationEvent('invitation-delivered', 4, { host: '127.0.0.1', port: 9 }).endpoint).to.equal('127.0.0.1:9');
-    const odd = [undefined, null, 0, '', 'x', [], {}, { host: 5 }, { email: 7, chatId: 'y' }, randomBytes(4), { text: null }];
+    expect(invitationEvent('invitation-sent', { chatId: 3, email: 'bob@example.org', since: 9, deliveries: 0, masked: 'not for the page' }, undefined)).to.deep.equal({
+      type: 'invitation-sent',
+      invitation: { chatId: 3, email: 'bob@example.org', since: 9, deliveries: 0, state: 'looking' },
+    });
+    expect(invitationEvent('invitation-sent', { chatId: 3, email: 'bob@example.org', since: 9, deliveries: 2, deliveredAt: 12 }, undefined).invitation).to.include({ state: 'delivered', deliveredAt: 12 });
+    expect(invitationEvent('invitation-ended', { chatId: 3, direction: 'in', email: 'a@b.c', reason: 'declined' }, undefined)).to.deep.equal({ type: 'invitation-ended', chatId: 3, direction: 'in', email: 'a@b.c', reason: 'declined' });
+    const odd = [undefined, null, 0, '', 'x', [], {}, { host: 5 }, { email: 7, chatId: 'y' }, randomBytes(4), { text: null }, { deliveries: -3, deliveredAt: 'z', reason: 'hacked', direction: 7 }];
+    const names = ['invitation', 'invitation-sent', 'invitation-delivered', 'invitation-ended'] as const;
     for (let i = 0; i < FUZZ_CASES; i++) {
-      const name = (['invitation', 'invitation-delivered'] as const)[i % 2]!;
+      const name = names[i % names.length]!;
       const event = invitationEvent(name, odd[randomInt(odd.length)], odd[randomInt(odd.length)]);
       expect(event.type).to.equal(name);
-      const fields = name === 'invitation' ? Object.values(event.invitation as object) : [event.chatId, event.endpoint];
+      const fields =
+        name === 'invitation' || name === 'invitation-sent'
+          ? Object.values(event.invitation as object)
+          : name === 'invitation-ended'
+            ? [event.chatId, event.direction, event.email, event.reason]
+            : [event.chatId, event.endpoint];
       expect(fields.every((v) => typeof v === 'string' || Number.isFinite(v))).to.equal(true);
       expect(() => JSON.stringify(event)).not.to.throw();
     }

@@ -1,9 +1,12 @@
-import { getJson, postJson, type Chat, type Invitation, type Message, type UiEvent } from '../api.js';
+import { getJson, postJson, type Chat, type Invitation, type Message, type OutgoingInvitation, type UiEvent } from '../api.js';
 import { el, errorLine, field, formatTime, input } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 
 /** The core's limit is 4096 UTF-8 bytes (it refuses longer texts); the field stops at as many characters. */
 const MAX_INVITATION_CHARS = 4096;
+
+/** Events that change the chat list or the invitation panels. */
+const LIST_EVENTS: ReadonlySet<string> = new Set(['message', 'member', 'mesh', 'invitation', 'invitation-sent', 'invitation-delivered', 'invitation-ended']);
 
 const MESH_LABELS: Record<string, string> = { none: 'no one connected', partial: 'partly connected', full: 'connected to all' };
 
@@ -64,6 +67,39 @@ function invitationItem(invitation: Invitation, ctx: Context, onDone: () => void
   );
 }
 
+/** The invitations we sent; none when the chat service does not list them. */
+function outgoingInvitations(ctx: Context): Promise<OutgoingInvitation[]> {
+  return ctx.profile.invitations ? getJson<OutgoingInvitation[]>('/api/invitations/outgoing').catch(() => []) : Promise.resolve([]);
+}
+
+/** One invitation we sent: to whom, since when, delivered or still looking, and Cancel. */
+function outgoingItem(invitation: OutgoingInvitation, onDone: () => void): HTMLLIElement {
+  const error = errorLine();
+  const cancel = el('button', { type: 'button', class: 'cancel-invitation' }, 'Cancel invitation');
+  cancel.addEventListener('click', () => {
+    error.clear();
+    cancel.disabled = true;
+    postJson('/api/invitations/cancel', { email: invitation.email })
+      .then(onDone)
+      .catch((err: unknown) => {
+        cancel.disabled = false;
+        error.set(err);
+      });
+  });
+  const state =
+    invitation.state === 'delivered'
+      ? `Delivered${invitation.deliveredAt ? ` ${formatTime(invitation.deliveredAt)}` : ''}: waiting for them to accept`
+      : 'Looking for their node (kept while you are offline; sent as soon as they are found)';
+  return el(
+    'li',
+    { class: 'invitation outgoing', 'data-email': invitation.email, 'data-state': invitation.state },
+    el('div', { class: 'row' }, el('a', { href: `#/chat/${invitation.chatId}`, class: 'to' }, invitation.email), el('span', { class: 'muted small' }, `since ${formatTime(invitation.since)}`)),
+    el('p', { class: 'muted small state' }, state),
+    el('div', { class: 'row' }, cancel),
+    error,
+  );
+}
+
 function searchResults(hits: Message[], chats: Map<number, Chat>): HTMLElement {
   if (!hits.length) return el('p', { class: 'muted' }, 'No message matches.');
   return el(
@@ -86,9 +122,13 @@ export async function chatListScreen(ctx: Context): Promise<Screen> {
   const list = el('ul', { class: 'chat-list', id: 'chat-list' });
   const invitationList = el('ul', { class: 'invitations', id: 'invitations' });
   const invitations = el('section', { class: 'panel invitations-panel', 'aria-label': 'Invitations' }, el('h2', {}, 'Invitations'), invitationList);
+  const sentList = el('ul', { class: 'invitations', id: 'sent-invitations' });
+  const sent = el('section', { class: 'panel invitations-panel sent', 'aria-label': 'Invitations you sent' }, el('h2', {}, 'Invitations you sent'), sentList);
   const known = new Map<number, Chat>();
   const refresh = async (): Promise<void> => {
-    const [all, pending] = await Promise.all([getJson<Chat[]>('/api/chats'), pendingInvitations(ctx)]);
+    const [all, pending, outgoing] = await Promise.all([getJson<Chat[]>('/api/chats'), pendingInvitations(ctx), outgoingInvitations(ctx)]);
+    sentList.replaceChildren(...outgoing.map((o) => outgoingItem(o, () => void refresh().catch(() => undefined))));
+    sent.hidden = outgoing.length === 0;
     // A pending invitation holds an offline private chat: it is shown as the invitation, not as a chat.
     const invited = new Set(pending.map((i) => i.chatId));
     const chats = all.filter((c) => !invited.has(c.chatId));
@@ -118,13 +158,14 @@ export async function chatListScreen(ctx: Context): Promise<Screen> {
     nodes: [
       el('div', { class: 'row heading' }, el('h1', {}, 'Chats'), el('a', { href: '#/join', class: 'button primary', id: 'join-link' }, '+ Join or start a chat')),
       invitations,
+      sent,
       search,
       results,
       list,
       empty,
     ],
     onEvent(event: UiEvent) {
-      if (!['message', 'member', 'mesh', 'invitation'].includes(event.type)) return;
+      if (!LIST_EVENTS.has(event.type)) return;
       // Bursts of events cost one refresh.
       clearTimeout(pending);
       pending = window.setTimeout(() => void refresh().catch(() => undefined), 150);
