@@ -207,6 +207,38 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     await pageB.locator('#invitation-policy').screenshot({ path: artifactPath('invitation-policy.png') });
   });
 
+  it('lists the invitations a page sent with their state; a cancel in one page of a node updates its other page live', async () => {
+    const [alice] = nodes as [UiNode, UiNode];
+    // Carol has no node: the invitation keeps looking.
+    await pageA.click('#nav a[data-view=chats]');
+    await pageA.click('#join-link');
+    await pageA.fill('input[name=peer-email]', 'carol@example.org');
+    await pageA.fill('textarea[name=invitation-text]', 'Are you there, Carol?');
+    await pageA.click('#start-private button[type=submit]');
+    await pageA.locator('#invitation-status[data-state=looking]', { hasText: 'looking for their node' }).waitFor({ timeout: 30_000 });
+
+    // A second page (tab) on alice's node lists it on the chats screen; bob's, answered, is gone.
+    const pageA2 = await browser.context.newPage();
+    try {
+      await pageA2.goto(alice.url);
+      const sent = pageA2.locator('#sent-invitations li[data-email="carol@example.org"]');
+      await sent.waitFor({ timeout: 30_000 });
+      expect(await sent.getAttribute('data-state')).to.equal('looking');
+      expect(await sent.locator('.state').textContent()).to.match(/^Looking for their node/);
+      expect(await pageA2.locator('#sent-invitations li[data-email="bob@example.org"]').count()).to.equal(0);
+      await pageA2.screenshot({ path: artifactPath('invitations-sent.png'), fullPage: true });
+
+      // Cancelled in the first page: the second one drops it without a reload.
+      await pageA.locator('#invitation-status button.cancel-invitation').click();
+      await pageA.locator('#invitation-status', { hasText: 'Invitation cancelled.' }).waitFor({ timeout: 30_000 });
+      await sent.waitFor({ state: 'detached', timeout: 30_000 });
+      expect(await pageA2.locator('section[aria-label="Invitations you sent"]').isHidden()).to.equal(true);
+      expect((await api(alice, '/api/invitations/outgoing')).json()).to.deep.equal([]);
+    } finally {
+      await pageA2.close();
+    }
+  });
+
   it('refuses requests without the token or from a foreign Origin', async () => {
     for (const node of nodes) {
       expect((await rawRequest(node.port, '/api/chats')).status).to.equal(401);

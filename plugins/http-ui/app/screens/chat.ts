@@ -1,4 +1,4 @@
-import { deleteJson, getJson, postJson, type Chat, type Member, type Message, type Transfer, type UiEvent } from '../api.js';
+import { deleteJson, getJson, postJson, type Chat, type InvitationEnd, type Member, type Message, type OutgoingInvitation, type Transfer, type UiEvent } from '../api.js';
 import { el, errorLine, formatTime, paperClipIcon } from '../dom.js';
 import type { Context, Screen } from '../screen.js';
 import { meshLabel } from './chats.js';
@@ -161,8 +161,35 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
       });
   });
 
-  // An invitation we sent reached the invitee's node (they see it until they accept or decline).
-  const invitationStatus = el('div', { class: 'muted small', id: 'invitation-status', 'aria-live': 'polite' });
+  // Our invitation into this chat, if any: still looking, or delivered and waiting for them
+  // to accept (they see it until they accept or decline); it can be cancelled.
+  const invitationText = el('span', { class: 'state' });
+  const cancelInvitation = el('button', { type: 'button', class: 'cancel-invitation link', hidden: '' }, 'Cancel invitation');
+  const invitationStatus = el('div', { class: 'muted small', id: 'invitation-status', 'aria-live': 'polite' }, invitationText, ' ', cancelInvitation);
+  let invitee: string | undefined;
+  const showInvitation = (o: OutgoingInvitation | undefined): void => {
+    invitee = o?.email;
+    cancelInvitation.hidden = o === undefined;
+    invitationStatus.dataset.state = o?.state ?? '';
+    if (!o) return;
+    invitationText.textContent =
+      o.state === 'delivered'
+        ? 'Invitation delivered: the first message waits for them to accept.'
+        : `Invitation sent ${formatTime(o.since)}: looking for their node (kept while you are offline).`;
+  };
+  const refreshInvitation = async (): Promise<void> => {
+    if (chat.kind !== 'private' || !ctx.profile.invitations) return;
+    const all = await getJson<OutgoingInvitation[]>('/api/invitations/outgoing');
+    showInvitation(all.find((o) => o.chatId === chatId));
+  };
+  const ENDED: Partial<Record<InvitationEnd['reason'], string>> = { cancelled: 'Invitation cancelled.', expired: 'Invitation given up: they were not found in 30 days.' };
+  cancelInvitation.addEventListener('click', () => {
+    if (!invitee) return;
+    cancelInvitation.disabled = true;
+    postJson('/api/invitations/cancel', { email: invitee })
+      .catch((err: unknown) => error.set(err))
+      .finally(() => (cancelInvitation.disabled = false));
+  });
 
   // Files: a button and drag and drop onto the conversation, when file-share is loaded.
   const shareStatus = el('div', { class: 'muted share-status', id: 'share-status', 'aria-live': 'polite' });
@@ -247,7 +274,7 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
   };
   let filesTimer: number | undefined;
 
-  await Promise.all([loadPage(), refreshMembers(), ctx.profile.fileShare ? refreshFiles().catch(() => undefined) : undefined]);
+  await Promise.all([loadPage(), refreshMembers(), ctx.profile.fileShare ? refreshFiles().catch(() => undefined) : undefined, refreshInvitation().catch(() => undefined)]);
   // After the screen is shown (the router attaches it once this returns).
   requestAnimationFrame(() => {
     scroller.scrollTop = scroller.scrollHeight;
@@ -275,6 +302,10 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
         // Progress comes a few times a second per file: one refresh per burst.
         clearTimeout(filesTimer);
         filesTimer = window.setTimeout(() => void refreshFiles().catch(() => undefined), FILES_REFRESH_MS);
+        return;
+      }
+      if (event.type === 'invitation-sent') {
+        if ((event as { invitation: OutgoingInvitation }).invitation.chatId === chatId) void refreshInvitation().catch(() => undefined);
         return;
       }
       if (!('chatId' in event) || event.chatId !== chatId) return;
@@ -305,8 +336,15 @@ export async function chatScreen(ctx: Context, chatId: number): Promise<Screen> 
           void refreshMesh().catch(() => undefined);
           break;
         case 'invitation-delivered':
-          invitationStatus.textContent = 'Invitation delivered: the first message waits for them to accept.';
+          void refreshInvitation().catch(() => undefined);
           break;
+        case 'invitation-ended': {
+          const end = event as InvitationEnd;
+          if (end.direction !== 'out') break;
+          showInvitation(undefined);
+          invitationText.textContent = ENDED[end.reason] ?? '';
+          break;
+        }
         case 'mesh':
           meshEvents++;
           mesh.textContent = meshLabel((event as { status: string }).status);
