@@ -23,6 +23,10 @@
  *   open channel "HashedEmail(inviter)" ───────▶ S = HashedEmail(self) XOR name
  *   secure channel, PSK = NetworkSecret(S) ◀───▶ same PSK; certificate e-mail → HashedEmail == name?
  *   session frame port 0: text message ────────▶ offline chat + pending invitation; close
+ *
+ * Nothing is lost to a restart: pending inbound invitations and outgoing ones are kept
+ * in the encrypted profile (an outgoing one without its text, which is re-read from the
+ * encrypted history), and outgoing ones resume looking when the node starts.
  */
 import { BlockList, isIP } from 'node:net';
 import type { KeyObject } from 'node:crypto';
@@ -72,7 +76,7 @@ export const MAX_INVITATION_TEXT_BYTES = 4096;
 export const MAX_INBOUND_PER_MINUTE = 30;
 /** Senders/addresses remembered for the repeat window. */
 export const MAX_REMEMBERED_ATTEMPTS = 1024;
-/** Outgoing invitations under way at once. */
+/** Outgoing invitations kept at once (looking or delivered and waiting for the answer). */
 export const MAX_OUTGOING_INVITATIONS = 64;
 /** End points one outgoing invitation delivers to at once. */
 export const MAX_DELIVERIES_IN_FLIGHT = 8;
@@ -360,7 +364,7 @@ export class Invitations {
     if (!record) throw new NodeError(ERR_NODE_INVITATION_NOT_FOUND, `chat ${chatId} is not known`);
     if (this.hasSecret(peer)) throw new NodeError(ERR_NODE_INVITATION_SECRET, 'a private chat with a shared secret cannot be invited into (spec §2.6)');
     if (!this.outgoing.has(chatId) && this.outgoing.size >= MAX_OUTGOING_INVITATIONS) {
-      throw new NodeError(ERR_NODE_INVITATION_REFUSED, `at most ${MAX_OUTGOING_INVITATIONS} invitations may be under way`);
+      throw new NodeError(ERR_NODE_INVITATION_REFUSED, `at most ${MAX_OUTGOING_INVITATIONS} sent invitations are kept until answered: cancel one first`);
     }
     const stored = this.h.service.send(chatId, text);
     const message = encodeMessage({ kind: 'text', id: stored.id, hlc: stored.hlc, text });
