@@ -336,7 +336,8 @@ export class Invitations {
    * MaskedEmail(self) when inbound invitations are allowed (call once the node is reachable).
    */
   async start(): Promise<void> {
-    this.resumed = this.resumeOutgoing();
+    // A failure here (the profile could not be saved) is logged: the node still starts.
+    this.resumed = this.resumeOutgoing().catch((err: unknown) => this.h.logger.warn({ err }, 'the stored outgoing invitations could not be resumed'));
     await this.resumed;
     await this.announce();
   }
@@ -402,11 +403,13 @@ export class Invitations {
 
   /** The invitee came online in the chat: the invitation is answered, looking stops and it is no longer kept. */
   async answered(chatId: number): Promise<void> {
+    await this.resumed;
     await this.endOutgoing(chatId, 'joined');
   }
 
   /** The chat is deleted: no invitation of it is kept or sent any more. */
   async forget(chatId: number): Promise<void> {
+    await this.resumed;
     const wasOutgoing = this.endOutgoing(chatId, 'left', false);
     const list = this.pending();
     const i = list.findIndex((p) => p.chatId === chatId);
@@ -557,28 +560,39 @@ export class Invitations {
     const stored = this.h.settings[OUTGOING_INVITATIONS_SETTING];
     if (stored === undefined) return;
     const list = Array.isArray(stored) ? stored : [];
+    /** Entries not resumed: the stored list is written again without them. */
     let skipped = Array.isArray(stored) ? 0 : 1;
     if (!Array.isArray(stored)) this.h.logger.warn({ code: ERR_NODE_INVITATION_STORED }, 'the stored outgoing invitations are not a list: dropped');
     if (list.length > MAX_OUTGOING_INVITATIONS) {
       skipped += list.length - MAX_OUTGOING_INVITATIONS;
       this.h.logger.warn({ code: ERR_NODE_INVITATION_STORED, count: list.length - MAX_OUTGOING_INVITATIONS }, `more than ${MAX_OUTGOING_INVITATIONS} stored outgoing invitations: the rest dropped`);
     }
-    for (const [index, value] of list.slice(0, MAX_OUTGOING_INVITATIONS).entries()) {
+    // Checked in order; the masks (a PBKDF2 run each) are derived side by side.
+    const restored = await Promise.allSettled(list.slice(0, MAX_OUTGOING_INVITATIONS).map((value) => this.restoreOutgoing(value)));
+    if (this.stopped) return;
+    for (const [index, result] of restored.entries()) {
       try {
-        const o = await this.restoreOutgoing(value);
-        if (this.stopped) return;
+        if (result.status === 'rejected') throw result.reason;
+        const o = result.value;
         if (this.outgoing.has(o.chatId)) throw storedError('a second entry for one chat');
+        // The invitee accepted while we were down and is here already (its chat came back
+        // online before this ran): answered, no 'member-online' will come for it again.
+        if (this.h.service.isOnlineSafe(o.chatId) && this.h.service.onlineMembers(o.chatId).includes(o.email)) {
+          skipped++;
+          this.h.emit('invitation-ended', { chatId: o.chatId, direction: 'out', email: o.email, reason: 'joined' });
+          continue;
+        }
         this.outgoing.set(o.chatId, o);
         // A delivered one waits for the answer: looking again would bring a declined invitation back.
         if (o.deliveries === 0) this.look(o);
       } catch (err) {
         skipped++;
-        const code = err instanceof NodeError ? err.code : ERR_NODE_INVITATION_STORED;
+        const e = err instanceof NodeError && err.code === ERR_NODE_INVITATION_STORED ? err : storedError('unreadable');
         // No e-mail, no text: the code, the entry's place and what was wrong with it.
-        this.h.logger.warn({ code, index, reason: err instanceof NodeError ? err.message : 'unreadable' }, 'a stored outgoing invitation was skipped');
+        this.h.logger.warn({ code: e.code, index, reason: e.message }, 'a stored outgoing invitation was skipped');
       }
     }
-    if (skipped > 0 && !this.stopped) await this.saveOutgoing();
+    if (skipped > 0) await this.saveOutgoing();
   }
 
   private async restoreOutgoing(value: unknown): Promise<Outgoing> {

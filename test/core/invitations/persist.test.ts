@@ -211,6 +211,26 @@ describe('outgoing invitations survive a restart of the inviter (kept in the enc
     expect(await inviter.stored()).to.deep.equal([]);
   });
 
+  it('the invitee accepted while the inviter was down: after its restart they meet and the invitation is no longer kept', async () => {
+    net = await Testnet.start(1, [BOB]);
+    const [bob] = net.peers as [TestPeer];
+    const rendezvous = net.rendezvous;
+    inviter = new Inviter(() => [rendezvous.plugin()]);
+    let alice = await inviter.boot(await testProfile(ALICE, 2));
+    const a = await alice.invite(BOB, 'answer me later');
+    alice.peerDiscovered(await maskedEmail(BOB), endpointOf(bob));
+    await waitFor(() => alice.outgoingInvitations()[0]?.state === 'delivered', 'delivered');
+    await inviter.stop();
+    expect((await inviter.stored()).map((r) => [r.email, r.deliveries])).to.deep.equal([[BOB, 1]]);
+
+    await bob.chat.acceptInvitation(ALICE);
+    alice = await inviter.boot();
+    await waitFor(() => alice.members(a.chatId).some((m) => m.identity === BOB && m.online), 'they meet');
+    await waitFor(() => alice.outgoingInvitations().length === 0, 'the invitation ends');
+    await inviter.stop();
+    expect(await inviter.stored()).to.deep.equal([]);
+  });
+
   it('skips corrupt, oversized and stale stored entries with a typed error in the log (no e-mail, no text), and resumes the good one', async () => {
     net = await Testnet.start(1, [BOB]);
     inviter = new Inviter(() => []);
