@@ -397,20 +397,21 @@ export class Invitations {
     await this.resumed;
     const o = [...this.outgoing.values()].find((x) => x.email === e);
     if (!o) throw new NodeError(ERR_NODE_INVITATION_NOT_FOUND, `no outgoing invitation to ${e}`);
-    await this.endOutgoing(o.chatId, 'cancelled');
+    this.dropOutgoing(o.chatId, 'cancelled');
+    await this.saveOutgoing();
     return o.chatId;
   }
 
   /** The invitee came online in the chat: the invitation is answered, looking stops and it is no longer kept. */
   async answered(chatId: number): Promise<void> {
     await this.resumed;
-    await this.endOutgoing(chatId, 'joined');
+    if (this.dropOutgoing(chatId, 'joined')) await this.saveOutgoing();
   }
 
   /** The chat is deleted: no invitation of it is kept or sent any more. */
   async forget(chatId: number): Promise<void> {
     await this.resumed;
-    const wasOutgoing = this.endOutgoing(chatId, 'left', false);
+    const wasOutgoing = this.dropOutgoing(chatId, 'left');
     const list = this.pending();
     const i = list.findIndex((p) => p.chatId === chatId);
     const inbound = i >= 0 ? list.splice(i, 1)[0] : undefined;
@@ -536,19 +537,14 @@ export class Invitations {
     await this.h.persist();
   }
 
-  /**
-   * Ends an outgoing invitation: looking stops, it leaves the stored list, the facade
-   * is told. `save` false: the caller writes and persists (returns whether there was one).
-   */
-  private endOutgoing(chatId: number, reason: InvitationEndReason, save: false): boolean;
-  private endOutgoing(chatId: number, reason: InvitationEndReason): Promise<boolean>;
-  private endOutgoing(chatId: number, reason: InvitationEndReason, save = true): boolean | Promise<boolean> {
+  /** Ends an outgoing invitation (looking stops, the facade is told); false when there was none. The caller saves the list. */
+  private dropOutgoing(chatId: number, reason: InvitationEndReason): boolean {
     const o = this.outgoing.get(chatId);
-    if (!o) return save ? Promise.resolve(false) : false;
+    if (!o) return false;
     this.stopLooking(o);
     this.outgoing.delete(chatId);
     this.h.emit('invitation-ended', { chatId, direction: 'out', email: o.email, reason });
-    return save ? this.saveOutgoing().then(() => true) : true;
+    return true;
   }
 
   /**
@@ -636,7 +632,8 @@ export class Invitations {
   private lookupRound(o: Outgoing): void {
     if (this.stopped || this.outgoing.get(o.chatId) !== o || !o.looking) return;
     if (Date.now() - o.since > MAX_OUTGOING_AGE_MS) {
-      void this.endOutgoing(o.chatId, 'expired').catch((err: unknown) => this.h.logger.warn({ err }, 'an expired invitation could not be dropped from the profile'));
+      this.dropOutgoing(o.chatId, 'expired');
+      this.saveOutgoing().catch((err: unknown) => this.h.logger.warn({ err }, 'an expired invitation could not be dropped from the profile'));
       return;
     }
     const fast = o.rounds < MAX_LOOKUP_ROUNDS;

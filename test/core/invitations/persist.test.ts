@@ -14,6 +14,7 @@ import {
   decodeOutgoingRecord,
   type InvitationEnd,
   MAX_INVITATION_TEXT_BYTES,
+  MAX_OUTGOING_AGE_MS,
   MAX_OUTGOING_INVITATIONS,
   OUTGOING_INVITATIONS_SETTING,
   type OutgoingInvitation,
@@ -279,6 +280,16 @@ describe('outgoing invitations survive a restart of the inviter (kept in the enc
     }
     // The stored list is clean again.
     expect((profile.settings[OUTGOING_INVITATIONS_SETTING] as OutgoingRecord[]).map((r) => r.chatId)).to.deep.equal([a.chatId]);
+
+    // One sent more than 30 days ago and never delivered ends ('expired') at its first round.
+    await inviter.stop();
+    const [kept] = profile.settings[OUTGOING_INVITATIONS_SETTING] as OutgoingRecord[];
+    profile.settings[OUTGOING_INVITATIONS_SETTING] = [{ ...kept!, since: Date.now() - MAX_OUTGOING_AGE_MS - 60_000 }];
+    const old = await inviter.boot(profile);
+    expect(old.outgoingInvitations()).to.deep.equal([]);
+    await waitFor(() => (profile.settings[OUTGOING_INVITATIONS_SETTING] as unknown[]).length === 0, 'the expired one dropped from the profile');
+    // The chat and its first message stay.
+    expect(old.history(a.chatId).messages.map((m) => m.text)).to.include(text);
 
     // A value that is not even a list.
     await inviter.stop();
