@@ -9,7 +9,7 @@ import { Kernel } from '../../../core/kernel.js';
 import { createLogger } from '../../../core/logger.js';
 import type { ChatNode } from '../../../core/node/chat-node.js';
 import { ERR_NODE_INVITATION_STORED, NodeError } from '../../../core/node/errors.js';
-import type { IdentityService } from '../../../core/node/identity-service.js';
+import { IdentityService } from '../../../core/node/identity-service.js';
 import {
   decodeOutgoingRecord,
   type InvitationEnd,
@@ -297,6 +297,30 @@ describe('outgoing invitations survive a restart of the inviter (kept in the enc
     const again = await inviter.boot(profile);
     expect(again.outgoingInvitations()).to.deep.equal([]);
     expect(profile.settings[OUTGOING_INVITATIONS_SETTING]).to.deep.equal([]);
+  });
+
+  it('profile saves land in call order: the last state wins even when saves overlap (a cancel is not undone by an older save)', async () => {
+    const dir = makeTempDir('bitchat-save-order-');
+    try {
+      const path = join(dir.path, 'p.profile');
+      const identity = new IdentityService({ path, onUnlock: async () => undefined, onLock: async () => undefined, iterations: ITERATIONS });
+      const profile = await testProfile(ALICE, 2);
+      await identity.use(profile, PASSWORD);
+      for (let i = 0; i < 6; i++) {
+        profile.settings['step'] = `${i}-a`;
+        const first = identity.persist();
+        profile.settings['step'] = `${i}-b`;
+        await Promise.all([first, identity.persist()]);
+        expect((await loadProfile(path, PASSWORD)).settings['step']).to.equal(`${i}-b`);
+      }
+      // A stopping node waits for a save still under way.
+      profile.settings['step'] = 'last';
+      void identity.persist();
+      await identity.lock();
+      expect((await loadProfile(path, PASSWORD)).settings['step']).to.equal('last');
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('decodeOutgoingRecord: mutated records give the record or ERR_NODE_INVITATION_STORED, nothing else (fuzz)', () => {
