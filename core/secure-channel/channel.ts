@@ -48,7 +48,8 @@ import {
 import { deriveSessionSecrets, expandLabel, signedContent, transcriptHash } from './key-schedule.js';
 import { RecordOpener, RecordSealer } from './record-protection.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
-import { DEFAULT_SUITES, SUITE_NAMES, createKeyShare, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
+import { keySharePool } from './key-share-pool.js';
+import { DEFAULT_SUITES, SUITE_NAMES, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
 
 const MIN_PSK_BYTES = 16;
 const MAX_PSK_BYTES = 64;
@@ -371,7 +372,7 @@ export class SecureChannel extends Duplex {
   private async clientHandshake(): Promise<void> {
     const { opts } = this;
     const shares = new Map<number, KeyShare>();
-    for (const name of opts.suites) shares.set(SUITE_NAMES[name], createKeyShare(SUITE_NAMES[name]));
+    for (const name of opts.suites) shares.set(SUITE_NAMES[name], keySharePool.take(SUITE_NAMES[name]));
     const clientHelloRecord = encodeRecord(
       RECORD_TYPE.CLIENT_HELLO,
       encodeClientHello({
@@ -412,7 +413,7 @@ export class SecureChannel extends Duplex {
       if (offer) break;
     }
     if (!offer) throw new SecureChannelError(SC_ERROR.NO_COMMON_SUITE, 'no suite in common with the client');
-    const share = createKeyShare(offer.suite);
+    const share = keySharePool.take(offer.suite);
     const z = share.computeSecret(offer.share);
     const serverHelloRecord = encodeRecord(
       RECORD_TYPE.SERVER_HELLO,
