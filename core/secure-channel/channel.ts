@@ -395,10 +395,12 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.serverPskProof)) throw badPsk();
+    // The server proved the PSK: start the (slow) signature first, then answer and set up the keys while it runs.
+    const signing = signAsync(opts.identity.privateKey, signedContent('client', th));
+    signing.catch(() => undefined);
     this.writeRaw(encodeRecord(RECORD_TYPE.PSK_PROOF, secrets.clientPskProof));
-
     this.installKeys(sh.suite, secrets.clientTraffic, secrets.serverTraffic, secrets.exporter);
-    const signature = await signAsync(opts.identity.privateKey, signedContent('client', th));
+    const signature = await signing;
     this.assertAlive();
     this.sendIdentity(signature);
     await this.verifyIdentity(await this.expectIdentity(), 'server', th);
@@ -427,10 +429,11 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.clientPskProof)) throw badPsk();
-    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     // Sign while the client signs and while its identity travels; send only after it checked out.
+    // The signature starts first: it is the longest step and the handshake waits for it.
     const signing = signAsync(opts.identity.privateKey, signedContent('server', th));
     signing.catch(() => undefined);
+    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     await this.verifyIdentity(await this.expectIdentity(), 'client', th);
     const signature = await signing;
     this.assertAlive();
