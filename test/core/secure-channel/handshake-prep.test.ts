@@ -13,7 +13,7 @@ import { KeySharePool, SC_ERROR, SUITE, SecureChannel, keySharePool, type SuiteI
 import { expandLabel, hkdf } from '../../../core/secure-channel/key-schedule.js';
 import { DEFAULT_SUITES, SUITE_NAMES } from '../../../core/secure-channel/suites.js';
 import { prng } from '../../helpers/prng.js';
-import { Resources, dial, listen, loadIdentity, options, recordProxy } from './helpers.js';
+import { Resources, dial, listen, loadIdentity, options, recordProxy, socketPair } from './helpers.js';
 
 const alice = loadIdentity('alice');
 const bob = loadIdentity('bob');
@@ -146,6 +146,33 @@ describe('secure channel: key share pool', () => {
       expect(suites.map((n) => SUITE_NAMES[n]).sort()).to.deep.equal([...ALL_SUITES].sort());
     } finally {
       await res.closeAll();
+    }
+  });
+});
+
+describe("secure channel: the peer's key read from the DER by default", () => {
+  const res = new Resources();
+  afterEach(() => res.closeAll());
+
+  it('refuses a leaf that is not strict DER as a bad certificate, before verifyPeer sees it', async () => {
+    const der = alice.certificateDer;
+    for (const bad of [randomBytes(700), der.subarray(0, der.length - 1), Buffer.concat([der, Buffer.from([0])]), Buffer.from(der).fill(0x80, 4, 5)]) {
+      let asked = 0;
+      const [a, b] = await socketPair(res);
+      const [, sr] = await Promise.allSettled([
+        SecureChannel.connect(a, options(alice, bob, { identity: { certificateChain: [bad], privateKey: alice.identity.privateKey } })),
+        SecureChannel.accept(
+          b,
+          options(bob, alice, {
+            verifyPeer: async () => {
+              asked++;
+              return { ok: true };
+            },
+          }),
+        ),
+      ]);
+      expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
+      expect(asked).to.equal(0);
     }
   });
 });
