@@ -18,7 +18,7 @@
  * both sides start their (slow, RSA-4096) signature as soon as the PSK is proven, so the
  * two signatures run at the same time instead of one after the other.
  */
-import { X509Certificate, constants as cryptoConstants, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { constants as cryptoConstants, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import {
   CLOSE_LINGER_MS,
@@ -33,6 +33,7 @@ import {
   PROTOCOL_VERSION,
   RECORD_TYPE,
 } from './constants.js';
+import { certificatePublicKey, readCertificate } from '../identity/certificate-der.js';
 import { SC_ERROR, SecureChannelError, asChannelError, protocolError } from './errors.js';
 import {
   decodeAlert,
@@ -48,7 +49,8 @@ import {
 import { deriveSessionSecrets, expandLabel, signedContent, transcriptHash } from './key-schedule.js';
 import { RecordOpener, RecordSealer } from './record-protection.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
-import { DEFAULT_SUITES, SUITE_NAMES, createKeyShare, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
+import { keySharePool } from './key-share-pool.js';
+import { DEFAULT_SUITES, SUITE_NAMES, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
 
 const MIN_PSK_BYTES = 16;
 const MAX_PSK_BYTES = 64;
@@ -110,8 +112,9 @@ export interface SecureChannelOptions {
    * Reads the public key of the peer's leaf certificate (DER), before `verifyPeer` runs,
    * to check the transcript signature. A caller that keeps parsed certificates (the
    * identity verifier's `publicKeyOf`) passes it so a known peer's certificate is not
-   * decoded again: OpenSSL 3 takes ~0.2 ms per RSA-4096 certificate. Throwing refuses the
-   * certificate. @default parses with node:crypto's X509Certificate
+   * decoded again. Throwing refuses the certificate. @default reads the DER with the
+   * identity layer's strict reader and imports an RSA key from its modulus and exponent
+   * (~30 µs; OpenSSL 3's X509Certificate takes ~0.2 ms per RSA-4096 certificate)
    */
   peerPublicKey?: (leafDer: Buffer) => KeyObject;
 }
@@ -177,7 +180,7 @@ function resolveOptions(o: SecureChannelOptions): ResolvedOptions {
     rekeyAfterBytes: positive(o.rekeyAfterBytes, DEFAULT_REKEY_AFTER_BYTES, 'rekeyAfterBytes'),
     rekeyAfterMs: positive(o.rekeyAfterMs, DEFAULT_REKEY_AFTER_MS, 'rekeyAfterMs'),
     staple: o.staple,
-    peerPublicKey: o.peerPublicKey ?? ((der) => new X509Certificate(der).publicKey),
+    peerPublicKey: o.peerPublicKey ?? ((der) => certificatePublicKey(readCertificate(der))),
   };
 }
 
@@ -371,7 +374,7 @@ export class SecureChannel extends Duplex {
   private async clientHandshake(): Promise<void> {
     const { opts } = this;
     const shares = new Map<number, KeyShare>();
-    for (const name of opts.suites) shares.set(SUITE_NAMES[name], createKeyShare(SUITE_NAMES[name]));
+    for (const name of opts.suites) shares.set(SUITE_NAMES[name], keySharePool.take(SUITE_NAMES[name]));
     const clientHelloRecord = encodeRecord(
       RECORD_TYPE.CLIENT_HELLO,
       encodeClientHello({
@@ -392,10 +395,14 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.serverPskProof)) throw badPsk();
+    // The proof goes out first: the server's signature waits for it. Queuing our signature can
+    // cost this thread its core for a scheduler slice (~4 ms seen here) when the cores are busy.
     this.writeRaw(encodeRecord(RECORD_TYPE.PSK_PROOF, secrets.clientPskProof));
-
+    // Then the (slow) signature, and the record keys while it runs.
+    const signing = signAsync(opts.identity.privateKey, signedContent('client', th));
+    signing.catch(() => undefined);
     this.installKeys(sh.suite, secrets.clientTraffic, secrets.serverTraffic, secrets.exporter);
-    const signature = await signAsync(opts.identity.privateKey, signedContent('client', th));
+    const signature = await signing;
     this.assertAlive();
     this.sendIdentity(signature);
     await this.verifyIdentity(await this.expectIdentity(), 'server', th);
@@ -412,7 +419,7 @@ export class SecureChannel extends Duplex {
       if (offer) break;
     }
     if (!offer) throw new SecureChannelError(SC_ERROR.NO_COMMON_SUITE, 'no suite in common with the client');
-    const share = createKeyShare(offer.suite);
+    const share = keySharePool.take(offer.suite);
     const z = share.computeSecret(offer.share);
     const serverHelloRecord = encodeRecord(
       RECORD_TYPE.SERVER_HELLO,
@@ -424,10 +431,11 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.clientPskProof)) throw badPsk();
-    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     // Sign while the client signs and while its identity travels; send only after it checked out.
+    // The signature starts first: it is the longest step and the handshake waits for it.
     const signing = signAsync(opts.identity.privateKey, signedContent('server', th));
     signing.catch(() => undefined);
+    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     await this.verifyIdentity(await this.expectIdentity(), 'client', th);
     const signature = await signing;
     this.assertAlive();
