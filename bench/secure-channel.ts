@@ -17,7 +17,7 @@
  * medians; run directly, the script also prints each figure's range over the trials.
  *
  * Run: `node --import tsx bench/secure-channel.ts` (`BENCH_SC_PART=handshake` or `=data` for the
- * handshake rows only, `BENCH_VERBOSE=1` for progress).
+ * handshake or record-layer rows only, `BENCH_VERBOSE=1` for progress).
  */
 import {
   constants as cryptoConstants,
