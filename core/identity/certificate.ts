@@ -1,8 +1,7 @@
 /**
  * Profile certificates: X.509 v3, built with node-forge (structure) and signed
- * with node:crypto (forge's pure-JS RSA is slow), read with the strict DER reader of
- * certificate-der.ts (names, extensions, key, signed bytes: a few µs against ~0.6 ms
- * for X509Certificate plus forge; a peer's certificate is read on every first contact).
+ * with node:crypto (forge's pure-JS RSA is slow), read with node:crypto's
+ * X509Certificate (signature, key) plus forge (extensions, names).
  *
  * Profile (see docs/protocol/identity.md):
  * | field | user / self-issued | CA |
@@ -19,18 +18,8 @@ import { X509Certificate, createPublicKey, randomBytes, sign, type KeyObject } f
 import forge from 'node-forge';
 import { CA_CERT_DAYS, MAX_CERT_BYTES, MIN_RSA_BITS, SELF_CERT_DAYS, SERIAL_BYTES, USER_CERT_DAYS } from './constants.js';
 import { IdentityError } from './errors.js';
-import { RSA_ALGORITHM_ID, assertRsaKey, exportPublicKeyPem } from './keys.js';
+import { assertRsaKey, exportPublicKeyPem } from './keys.js';
 import { keyFingerprintHex } from './fingerprint.js';
-import {
-  OID,
-  certificatePublicKey,
-  readBasicConstraints,
-  readCertificate,
-  readKeyUsage,
-  readSubjectAltNames,
-  type CertificateFields,
-  type NameAttribute,
-} from './certificate-der.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Backdate notBefore a little so a peer whose clock is slightly behind accepts a fresh certificate. */
@@ -53,10 +42,7 @@ export interface SubjectProfile {
 /** The fields of a parsed certificate that callers use. */
 export interface CertificateInfo {
   der: Buffer;
-  /** node:crypto's view, made on first use (OpenSSL's decoder costs ~0.2 ms; the hot paths use `fields`). */
-  readonly x509: X509Certificate;
-  /** The DER fields as read (names and signed bytes for the chain walk). */
-  fields: CertificateFields;
+  x509: X509Certificate;
   /** Lowercase hex without leading zeros stripped (as encoded). */
   serial: string;
   name: string;
@@ -261,71 +247,79 @@ function readForge(der: Buffer): forge.pki.Certificate {
   return forge.pki.certificateFromAsn1(asn1);
 }
 
-const UTF8_STRING = 0x0c;
-const BMP_STRING = 0x1e;
-
-/** A name attribute's text: UTF8String decoded (the reader checked it), BMPString as UTF-16, other string types byte for byte (as forge read them). */
-function attributeText(attrs: NameAttribute[], oid: string): string | null {
-  const attr = attrs.find((a) => a.oid === oid);
+function attrValue(attrs: forge.pki.CertificateField[], shortName: string): string | null {
+  const attr = attrs.find((a) => a.shortName === shortName);
   if (attr === undefined) return null;
-  if (attr.tag === UTF8_STRING) return attr.value.toString('utf8');
-  if (attr.tag === BMP_STRING) return Buffer.from(attr.value).swap16().toString('utf16le');
-  return attr.value.toString('latin1');
-}
-
-function extension<T>(fields: CertificateFields, oid: string, read: (value: Buffer) => T): T | null {
-  const ext = fields.extensions.get(oid);
-  return ext === undefined ? null : read(ext.value);
+  const raw = String(attr.value);
+  if ((attr.valueTagClass as unknown as number) === forge.asn1.Type.UTF8) {
+    try {
+      return forge.util.decodeUtf8(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
 }
 
 /**
- * Parses untrusted DER into {@link CertificateInfo}. Checks the size cap first, then
- * reads the DER strictly (certificate-der.ts), refuses non-RSA and weak keys. OpenSSL's
- * X509Certificate is made only when something asks for it (`x509`): the chain walk
- * compares names as bytes and checks signatures from the fields.
+ * Parses untrusted DER into {@link CertificateInfo}. Checks the size cap first,
+ * then lets node:crypto read it (native, strict), refuses non-RSA and weak keys,
+ * then reads names and extensions with forge.
  */
 export function parseCertificate(der: Buffer): CertificateInfo {
   if (!Buffer.isBuffer(der) || der.length === 0 || der.length > MAX_CERT_BYTES) {
     throw new IdentityError('ERR_CERT_MALFORMED', `certificate must be 1..${MAX_CERT_BYTES} bytes of DER`);
   }
-  const fields = readCertificate(der);
-  if (fields.keyAlgorithmOid !== OID.RSA_ENCRYPTION) {
-    const type = certificatePublicKey(fields).asymmetricKeyType;
-    throw new IdentityError('ERR_CERT_NOT_RSA', `certificate key is ${type ?? 'unknown'}, only RSA is accepted`);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(der);
+  } catch (err) {
+    throw new IdentityError('ERR_CERT_MALFORMED', 'not a DER X.509 certificate', { cause: err });
   }
-  const publicKey = certificatePublicKey(fields);
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch (err) {
+    throw new IdentityError('ERR_CERT_MALFORMED', 'certificate public key not readable', { cause: err });
+  }
+  if (publicKey.asymmetricKeyType !== 'rsa') {
+    throw new IdentityError('ERR_CERT_NOT_RSA', `certificate key is ${publicKey.asymmetricKeyType ?? 'unknown'}, only RSA is accepted`);
+  }
   if ((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     throw new IdentityError('ERR_CERT_WEAK_KEY', `certificate RSA key below ${MIN_RSA_BITS} bits`);
   }
-  const altNames = extension(fields, OID.SUBJECT_ALT_NAME, readSubjectAltNames) ?? [];
-  const altName = (type: number): string | null => altNames.find((a) => a.type === type)?.value.toString('latin1') ?? null;
+  let cert: forge.pki.Certificate;
+  try {
+    cert = readForge(der);
+  } catch (err) {
+    throw new IdentityError('ERR_CERT_MALFORMED', 'certificate structure not readable', { cause: err });
+  }
+  const basic = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
+  const usage = cert.getExtension('keyUsage') as { keyCertSign?: boolean } | null;
+  const san = cert.getExtension('subjectAltName') as { altNames?: { type: number; value: string }[] } | null;
+  const altNames = san?.altNames ?? [];
+  const email = altNames.find((a) => a.type === 1)?.value ?? null;
   let fingerprint: string | undefined;
-  let x509: X509Certificate | undefined;
+  const website = altNames.find((a) => a.type === 6)?.value ?? null;
   return {
     der,
-    get x509(): X509Certificate {
-      x509 ??= new X509Certificate(der);
-      return x509;
-    },
-    fields,
-    serial: fields.serial.toString('hex'),
-    name: attributeText(fields.subjectAttributes, OID.COMMON_NAME) ?? '',
-    email: altName(1),
-    location: attributeText(fields.subjectAttributes, OID.LOCALITY),
-    website: altName(6),
-    isCA: extension(fields, OID.BASIC_CONSTRAINTS, readBasicConstraints)?.cA === true,
-    keyCertSign: extension(fields, OID.KEY_USAGE, readKeyUsage)?.keyCertSign === true,
-    notBefore: fields.notBefore,
-    notAfter: fields.notAfter,
+    x509,
+    serial: cert.serialNumber.toLowerCase(),
+    name: attrValue(cert.subject.attributes, 'CN') ?? '',
+    email,
+    location: attrValue(cert.subject.attributes, 'L'),
+    website,
+    isCA: basic?.cA === true,
+    keyCertSign: usage?.keyCertSign === true,
+    notBefore: cert.validity.notBefore,
+    notAfter: cert.validity.notAfter,
     publicKey,
-    // Computed on first use: the chain walk does not need it.
+    // Computed on first use: the chain walk does not need it, and exporting the key costs as much as a signature check.
     get fingerprint(): string {
-      // The DER reader accepts only minimal encodings, so an rsaEncryption key with NULL
-      // parameters is already in the canonical form OpenSSL exports: hash it as it is.
-      fingerprint ??= keyFingerprintHex(fields.keyAlgorithm.equals(RSA_ALGORITHM_ID) ? fields.spki : publicKey);
+      fingerprint ??= keyFingerprintHex(publicKey);
       return fingerprint;
     },
-    selfIssued: fields.subject.equals(fields.issuer),
+    selfIssued: x509.subject === x509.issuer,
   };
 }
 

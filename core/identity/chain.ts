@@ -1,5 +1,3 @@
-import { verify, type KeyObject } from 'node:crypto';
-import { OID } from './certificate-der.js';
 import { CLOCK_SKEW_MS, MAX_CHAIN_LENGTH } from './constants.js';
 import { IdentityError } from './errors.js';
 import { parseCertificate, type CertificateInfo } from './certificate.js';
@@ -32,47 +30,20 @@ export interface VerifiedChain {
   mode: ChainMode;
 }
 
-/** Signature algorithms checked straight from the DER fields (RSA PKCS#1 v1.5); others go through OpenSSL's X509Certificate. */
-const RSA_SIGNATURE_HASHES: Readonly<Record<string, string>> = Object.freeze({
-  [OID.SHA256_WITH_RSA]: 'sha256',
-  [OID.SHA384_WITH_RSA]: 'sha384',
-  [OID.SHA512_WITH_RSA]: 'sha512',
-});
-
-/** A name as OpenSSL renders it, for error messages only (made on demand; never throws). */
-function nameText(cert: CertificateInfo, which: 'subject' | 'issuer'): string {
-  try {
-    return cert.x509[which];
-  } catch {
-    return `(unreadable ${which})`;
-  }
-}
-
-/** `what` names the certificate in the error; it is a function so names are rendered only on failure. */
-function checkValidity(cert: CertificateInfo, now: number, skew: number, what: () => string): void {
+function checkValidity(cert: CertificateInfo, now: number, skew: number, what: string): void {
   if (now + skew < cert.notBefore.getTime()) {
-    throw new IdentityError('ERR_CERT_NOT_YET_VALID', `${what()} is valid only from ${cert.notBefore.toISOString()}`);
+    throw new IdentityError('ERR_CERT_NOT_YET_VALID', `${what} is valid only from ${cert.notBefore.toISOString()}`);
   }
   if (now - skew > cert.notAfter.getTime()) {
-    throw new IdentityError('ERR_CERT_EXPIRED', `${what()} expired on ${cert.notAfter.toISOString()}`);
+    throw new IdentityError('ERR_CERT_EXPIRED', `${what} expired on ${cert.notAfter.toISOString()}`);
   }
-}
-
-/** The issuer key's signature over the certificate's TBS bytes, as OpenSSL's X509_verify checks it. */
-export function signatureVerifies(cert: CertificateInfo, issuerKey: KeyObject): boolean {
-  const f = cert.fields;
-  const hash = RSA_SIGNATURE_HASHES[f.signatureAlgorithmOid];
-  if (hash === undefined) return cert.x509.verify(issuerKey);
-  // The algorithm named outside the signed part must be the one named inside it (RFC 5280 §4.1.1.2).
-  if (!f.signatureAlgorithm.equals(f.tbsSignatureAlgorithm)) return false;
-  return verify(hash, f.tbs, issuerKey, f.signature);
 }
 
 function signedBy(cert: CertificateInfo, issuer: CertificateInfo, memo?: SignatureMemo): boolean {
   if (memo?.get(cert)?.has(issuer)) return true;
   let ok: boolean;
   try {
-    ok = signatureVerifies(cert, issuer.publicKey);
+    ok = cert.x509.verify(issuer.publicKey);
   } catch {
     ok = false;
   }
@@ -118,13 +89,13 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
       if (leaf.selfIssued) throw new IdentityError('ERR_CERT_TAMPERED', 'self-issued certificate signature does not verify');
       throw new IdentityError('ERR_CERT_NOT_SELF_SIGNED', 'a self-issued profile was expected, this certificate names an issuer');
     }
-    checkValidity(leaf, now, skew, () => 'profile certificate');
+    checkValidity(leaf, now, skew, 'profile certificate');
     return { leaf, issuer: leaf, anchor: leaf, mode: 'self' };
   }
   if (leaf.selfIssued && selfSigned(leaf, memo)) {
     throw new IdentityError('ERR_CERT_SELF_SIGNED', 'self-signed profile certificate where a CA-issued one is required');
   }
-  checkValidity(leaf, now, skew, () => 'profile certificate');
+  checkValidity(leaf, now, skew, 'profile certificate');
   let current = leaf;
   let leafIssuer: CertificateInfo | undefined;
   for (let i = 0; i < MAX_CHAIN_LENGTH; i++) {
@@ -132,31 +103,29 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
     if (trusted !== undefined && i > 0) return { leaf, issuer: leafIssuer!, anchor: trusted, mode: 'ca' };
     const next: CertificateInfo | undefined = certs[i + 1];
     let issuer: CertificateInfo | undefined;
-    /** The root found by its verifying signature needs no second check. */
-    let checked = false;
+    let verified = false;
     if (next !== undefined) {
-      // Names chain by their DER bytes (a CA copies its subject into what it issues).
-      if (!next.fields.subject.equals(current.fields.issuer)) {
-        throw new IdentityError('ERR_CERT_WRONG_ISSUER', `certificate ${i} is issued by "${nameText(current, 'issuer')}", the next one is "${nameText(next, 'subject')}"`);
+      if (next.x509.subject !== current.x509.issuer) {
+        throw new IdentityError('ERR_CERT_WRONG_ISSUER', `certificate ${i} is issued by "${current.x509.issuer}", the next one is "${next.x509.subject}"`);
       }
       issuer = next;
     } else if (current.selfIssued) {
-      throw new IdentityError('ERR_CERT_WRONG_ISSUER', `chain ends at "${nameText(current, 'subject')}", which is not a trusted root`);
+      throw new IdentityError('ERR_CERT_WRONG_ISSUER', `chain ends at "${current.x509.subject}", which is not a trusted root`);
     } else {
-      const named = options.trustedRoots.filter((r) => r.fields.subject.equals(current.fields.issuer));
-      if (named.length === 0) throw new IdentityError('ERR_CERT_WRONG_ISSUER', `issuer "${nameText(current, 'issuer')}" is not a trusted root`);
+      const named = options.trustedRoots.filter((r) => r.x509.subject === current.x509.issuer);
+      if (named.length === 0) throw new IdentityError('ERR_CERT_WRONG_ISSUER', `issuer "${current.x509.issuer}" is not a trusted root`);
       // Several roots may share a name (a CA re-keyed): the one whose key verifies wins.
-      const verifying = named.find((r) => signedBy(current, r, memo));
-      checked = verifying !== undefined;
-      issuer = verifying ?? named[0]!;
+      const signer = named.find((r) => signedBy(current, r, memo));
+      issuer = signer ?? named[0]!;
+      verified = signer !== undefined;
     }
-    if (!checked && !signedBy(current, issuer, memo)) {
+    if (!verified && !signedBy(current, issuer, memo)) {
       throw new IdentityError('ERR_CERT_TAMPERED', `signature of certificate ${i} does not verify with its issuer's key`);
     }
     if (!issuer.isCA || !issuer.keyCertSign) {
-      throw new IdentityError('ERR_CERT_NOT_CA', `issuer "${nameText(issuer, 'subject')}" is not a certification authority`);
+      throw new IdentityError('ERR_CERT_NOT_CA', `issuer "${issuer.x509.subject}" is not a certification authority`);
     }
-    checkValidity(issuer, now, skew, () => `issuer "${nameText(issuer!, 'subject')}"`);
+    checkValidity(issuer, now, skew, `issuer "${issuer.x509.subject}"`);
     leafIssuer ??= issuer;
     if (next === undefined) return { leaf, issuer: leafIssuer, anchor: issuer, mode: 'ca' };
     current = next;

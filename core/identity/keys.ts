@@ -62,7 +62,7 @@ export function exportPublicKeyPem(key: KeyObject): string {
 }
 
 /** AlgorithmIdentifier { rsaEncryption, NULL }, as every RSA SubjectPublicKeyInfo carries it. */
-export const RSA_ALGORITHM_ID = Buffer.from('300d06092a864886f70d0101010500', 'hex');
+const RSA_ALGORITHM_ID = Buffer.from('300d06092a864886f70d0101010500', 'hex');
 
 /** A DER tag-length-value (definite length, shortest form). */
 function derTlv(tag: number, body: Buffer): Buffer {

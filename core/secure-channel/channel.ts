@@ -18,7 +18,7 @@
  * both sides start their (slow, RSA-4096) signature as soon as the PSK is proven, so the
  * two signatures run at the same time instead of one after the other.
  */
-import { constants as cryptoConstants, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants as cryptoConstants, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import {
   CLOSE_LINGER_MS,
@@ -33,7 +33,6 @@ import {
   PROTOCOL_VERSION,
   RECORD_TYPE,
 } from './constants.js';
-import { certificatePublicKey, readCertificate } from '../identity/certificate-der.js';
 import { SC_ERROR, SecureChannelError, asChannelError, protocolError } from './errors.js';
 import {
   decodeAlert,
@@ -49,7 +48,7 @@ import {
 import { deriveSessionSecrets, expandLabel, signedContent, transcriptHash } from './key-schedule.js';
 import { RecordOpener, RecordSealer } from './record-protection.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
-import { keySharePool } from './key-share-pool.js';
+import { KeySharePool, keySharePool } from './key-share-pool.js';
 import { DEFAULT_SUITES, SUITE_NAMES, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
 
 const MIN_PSK_BYTES = 16;
@@ -112,11 +111,12 @@ export interface SecureChannelOptions {
    * Reads the public key of the peer's leaf certificate (DER), before `verifyPeer` runs,
    * to check the transcript signature. A caller that keeps parsed certificates (the
    * identity verifier's `publicKeyOf`) passes it so a known peer's certificate is not
-   * decoded again. Throwing refuses the certificate. @default reads the DER with the
-   * identity layer's strict reader and imports an RSA key from its modulus and exponent
-   * (~30 µs; OpenSSL 3's X509Certificate takes ~0.2 ms per RSA-4096 certificate)
+   * decoded again: OpenSSL 3 takes ~0.2 ms per RSA-4096 certificate. Throwing refuses the
+   * certificate. @default parses with node:crypto's X509Certificate
    */
   peerPublicKey?: (leafDer: Buffer) => KeyObject;
+  /** Where the handshake takes its one-use ephemeral key shares. @default the process's `keySharePool` */
+  keySharePool?: KeySharePool;
 }
 
 export interface SecureChannelStats {
@@ -144,6 +144,7 @@ interface ResolvedOptions {
   rekeyAfterMs: number;
   staple: Buffer | undefined;
   peerPublicKey: (leafDer: Buffer) => KeyObject;
+  keySharePool: KeySharePool;
 }
 
 function optionsError(message: string): SecureChannelError {
@@ -167,6 +168,7 @@ function resolveOptions(o: SecureChannelOptions): ResolvedOptions {
   if (identityBytes + IDENTITY_OVERHEAD > MAX_RECORD_PAYLOAD) throw optionsError('certificate chain and staple do not fit one record');
   if (typeof o.verifyPeer !== 'function') throw optionsError('verifyPeer is required');
   if (o.peerPublicKey !== undefined && typeof o.peerPublicKey !== 'function') throw optionsError('peerPublicKey must be a function');
+  if (o.keySharePool !== undefined && !(o.keySharePool instanceof KeySharePool)) throw optionsError('keySharePool must be a KeySharePool');
   const suites = o.suites ?? DEFAULT_SUITES;
   if (suites.length === 0) throw optionsError('suites must not be empty');
   for (const s of suites) if (!(s in SUITE_NAMES)) throw optionsError(`unknown suite ${s}`);
@@ -180,7 +182,8 @@ function resolveOptions(o: SecureChannelOptions): ResolvedOptions {
     rekeyAfterBytes: positive(o.rekeyAfterBytes, DEFAULT_REKEY_AFTER_BYTES, 'rekeyAfterBytes'),
     rekeyAfterMs: positive(o.rekeyAfterMs, DEFAULT_REKEY_AFTER_MS, 'rekeyAfterMs'),
     staple: o.staple,
-    peerPublicKey: o.peerPublicKey ?? ((der) => certificatePublicKey(readCertificate(der))),
+    peerPublicKey: o.peerPublicKey ?? ((der) => new X509Certificate(der).publicKey),
+    keySharePool: o.keySharePool ?? keySharePool,
   };
 }
 
@@ -374,7 +377,7 @@ export class SecureChannel extends Duplex {
   private async clientHandshake(): Promise<void> {
     const { opts } = this;
     const shares = new Map<number, KeyShare>();
-    for (const name of opts.suites) shares.set(SUITE_NAMES[name], keySharePool.take(SUITE_NAMES[name]));
+    for (const name of opts.suites) shares.set(SUITE_NAMES[name], opts.keySharePool.take(SUITE_NAMES[name]));
     const clientHelloRecord = encodeRecord(
       RECORD_TYPE.CLIENT_HELLO,
       encodeClientHello({
@@ -419,7 +422,7 @@ export class SecureChannel extends Duplex {
       if (offer) break;
     }
     if (!offer) throw new SecureChannelError(SC_ERROR.NO_COMMON_SUITE, 'no suite in common with the client');
-    const share = keySharePool.take(offer.suite);
+    const share = opts.keySharePool.take(offer.suite);
     const z = share.computeSecret(offer.share);
     const serverHelloRecord = encodeRecord(
       RECORD_TYPE.SERVER_HELLO,

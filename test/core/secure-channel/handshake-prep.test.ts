@@ -1,18 +1,12 @@
-/**
- * What the handshake prepares or computes off its critical path: HKDF written out with
- * HMAC (must equal node's hkdfSync byte for byte) and the pool of one-use key shares.
- */
+/** What the handshake prepares off its critical path: the pool of one-use key shares. */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { hkdfSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { RECORD_TYPE } from '../../../core/secure-channel/constants.js';
 import { decodeClientHello, decodeServerHello } from '../../../core/secure-channel/handshake-codec.js';
 import { KeySharePool, SC_ERROR, SUITE, SecureChannel, keySharePool, type SuiteId } from '../../../core/secure-channel/index.js';
-import { expandLabel, hkdf } from '../../../core/secure-channel/key-schedule.js';
 import { DEFAULT_SUITES, SUITE_NAMES } from '../../../core/secure-channel/suites.js';
-import { prng } from '../../helpers/prng.js';
 import { Resources, dial, listen, loadIdentity, options, recordProxy, socketPair } from './helpers.js';
 
 const alice = loadIdentity('alice');
@@ -25,26 +19,6 @@ async function until(ready: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 400 && !ready(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!ready()) throw new Error(`never happened: ${what}`);
 }
-
-describe('secure channel: HKDF from HMAC', () => {
-  it("equals node's hkdfSync for random inputs, salts (empty too) and lengths", () => {
-    const next = prng(4);
-    const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
-    for (let i = 0; i < 300; i++) {
-      const ikm = randomBytes(int(0, 80));
-      const salt = randomBytes(int(0, 3) === 0 ? 0 : int(1, 100));
-      const info = randomBytes(int(0, 60));
-      const length = int(1, 300);
-      expect(hkdf(ikm, salt, info, length).equals(Buffer.from(hkdfSync('sha256', ikm, salt, info, length)))).to.equal(true);
-    }
-    const secret = randomBytes(32);
-    expect(expandLabel(secret, 'bitchat-sc1 key').equals(Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'bitchat-sc1 key', 32)))).to.equal(true);
-  });
-
-  it('refuses lengths HKDF cannot give', () => {
-    for (const n of [0, -1, 1.5, 255 * 32 + 1]) expect(() => hkdf(Buffer.alloc(32), Buffer.alloc(0), 'x', n)).to.throw(RangeError);
-  });
-});
 
 describe('secure channel: key share pool', () => {
   const pools: KeySharePool[] = [];
@@ -148,31 +122,27 @@ describe('secure channel: key share pool', () => {
       await res.closeAll();
     }
   });
-});
 
-describe("secure channel: the peer's key read from the DER by default", () => {
-  const res = new Resources();
-  afterEach(() => res.closeAll());
-
-  it('refuses a leaf that is not strict DER as a bad certificate, before verifyPeer sees it', async () => {
-    const der = alice.certificateDer;
-    for (const bad of [randomBytes(700), der.subarray(0, der.length - 1), Buffer.concat([der, Buffer.from([0])]), Buffer.from(der).fill(0x80, 4, 5)]) {
-      let asked = 0;
+  it("takes a channel's shares from the pool it is given, not the process's", async () => {
+    const res = new Resources();
+    try {
+      const own = pool({ refillDelayMs: 60_000 });
+      const before = keySharePool.stats.taken;
       const [a, b] = await socketPair(res);
-      const [, sr] = await Promise.allSettled([
-        SecureChannel.connect(a, options(alice, bob, { identity: { certificateChain: [bad], privateKey: alice.identity.privateKey } })),
-        SecureChannel.accept(
-          b,
-          options(bob, alice, {
-            verifyPeer: async () => {
-              asked++;
-              return { ok: true };
-            },
-          }),
-        ),
+      const channels = await Promise.all([
+        SecureChannel.connect(a, options(alice, bob, { keySharePool: own })),
+        SecureChannel.accept(b, options(bob, alice, { keySharePool: own })),
       ]);
-      expect(sr.status === 'rejected' && (sr.reason as { code: string }).code).to.equal(SC_ERROR.BAD_CERTIFICATE);
-      expect(asked).to.equal(0);
+      for (const c of channels) res.channel(c);
+      // The client offers every default suite, the server answers with one share.
+      expect(own.stats.taken).to.equal(DEFAULT_SUITES.length + 1);
+      expect(keySharePool.stats.taken).to.equal(before);
+      const [c, d] = await socketPair(res);
+      d.destroy();
+      const [refused] = await Promise.allSettled([SecureChannel.connect(c, options(alice, bob, { keySharePool: {} as KeySharePool }))]);
+      expect(refused.status === 'rejected' && (refused.reason as { code: string }).code).to.equal(SC_ERROR.OPTIONS);
+    } finally {
+      await res.closeAll();
     }
   });
 });
