@@ -103,6 +103,7 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
     if (trusted !== undefined && i > 0) return { leaf, issuer: leafIssuer!, anchor: trusted, mode: 'ca' };
     const next: CertificateInfo | undefined = certs[i + 1];
     let issuer: CertificateInfo | undefined;
+    let verified = false;
     if (next !== undefined) {
       if (next.x509.subject !== current.x509.issuer) {
         throw new IdentityError('ERR_CERT_WRONG_ISSUER', `certificate ${i} is issued by "${current.x509.issuer}", the next one is "${next.x509.subject}"`);
@@ -114,9 +115,11 @@ export function verifyParsedChain(certs: readonly CertificateInfo[], options: Ch
       const named = options.trustedRoots.filter((r) => r.x509.subject === current.x509.issuer);
       if (named.length === 0) throw new IdentityError('ERR_CERT_WRONG_ISSUER', `issuer "${current.x509.issuer}" is not a trusted root`);
       // Several roots may share a name (a CA re-keyed): the one whose key verifies wins.
-      issuer = named.find((r) => signedBy(current, r, memo)) ?? named[0]!;
+      const signer = named.find((r) => signedBy(current, r, memo));
+      issuer = signer ?? named[0]!;
+      verified = signer !== undefined;
     }
-    if (!signedBy(current, issuer, memo)) {
+    if (!verified && !signedBy(current, issuer, memo)) {
       throw new IdentityError('ERR_CERT_TAMPERED', `signature of certificate ${i} does not verify with its issuer's key`);
     }
     if (!issuer.isCA || !issuer.keyCertSign) {

@@ -48,7 +48,8 @@ import {
 import { deriveSessionSecrets, expandLabel, signedContent, transcriptHash } from './key-schedule.js';
 import { RecordOpener, RecordSealer } from './record-protection.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
-import { DEFAULT_SUITES, SUITE_NAMES, createKeyShare, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
+import { KeySharePool, keySharePool } from './key-share-pool.js';
+import { DEFAULT_SUITES, SUITE_NAMES, recordCipherOf, suiteName, type KeyShare, type SuiteName } from './suites.js';
 
 const MIN_PSK_BYTES = 16;
 const MAX_PSK_BYTES = 64;
@@ -114,6 +115,8 @@ export interface SecureChannelOptions {
    * certificate. @default parses with node:crypto's X509Certificate
    */
   peerPublicKey?: (leafDer: Buffer) => KeyObject;
+  /** Where the handshake takes its one-use ephemeral key shares. @default the process's `keySharePool` */
+  keySharePool?: KeySharePool;
 }
 
 export interface SecureChannelStats {
@@ -141,6 +144,7 @@ interface ResolvedOptions {
   rekeyAfterMs: number;
   staple: Buffer | undefined;
   peerPublicKey: (leafDer: Buffer) => KeyObject;
+  keySharePool: KeySharePool;
 }
 
 function optionsError(message: string): SecureChannelError {
@@ -164,6 +168,7 @@ function resolveOptions(o: SecureChannelOptions): ResolvedOptions {
   if (identityBytes + IDENTITY_OVERHEAD > MAX_RECORD_PAYLOAD) throw optionsError('certificate chain and staple do not fit one record');
   if (typeof o.verifyPeer !== 'function') throw optionsError('verifyPeer is required');
   if (o.peerPublicKey !== undefined && typeof o.peerPublicKey !== 'function') throw optionsError('peerPublicKey must be a function');
+  if (o.keySharePool !== undefined && !(o.keySharePool instanceof KeySharePool)) throw optionsError('keySharePool must be a KeySharePool');
   const suites = o.suites ?? DEFAULT_SUITES;
   if (suites.length === 0) throw optionsError('suites must not be empty');
   for (const s of suites) if (!(s in SUITE_NAMES)) throw optionsError(`unknown suite ${s}`);
@@ -178,6 +183,7 @@ function resolveOptions(o: SecureChannelOptions): ResolvedOptions {
     rekeyAfterMs: positive(o.rekeyAfterMs, DEFAULT_REKEY_AFTER_MS, 'rekeyAfterMs'),
     staple: o.staple,
     peerPublicKey: o.peerPublicKey ?? ((der) => new X509Certificate(der).publicKey),
+    keySharePool: o.keySharePool ?? keySharePool,
   };
 }
 
@@ -371,7 +377,7 @@ export class SecureChannel extends Duplex {
   private async clientHandshake(): Promise<void> {
     const { opts } = this;
     const shares = new Map<number, KeyShare>();
-    for (const name of opts.suites) shares.set(SUITE_NAMES[name], createKeyShare(SUITE_NAMES[name]));
+    for (const name of opts.suites) shares.set(SUITE_NAMES[name], opts.keySharePool.take(SUITE_NAMES[name]));
     const clientHelloRecord = encodeRecord(
       RECORD_TYPE.CLIENT_HELLO,
       encodeClientHello({
@@ -392,10 +398,14 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.serverPskProof)) throw badPsk();
+    // The proof goes out first: the server's signature waits for it. Queuing our signature can
+    // cost this thread its core for a scheduler slice (~4 ms seen here) when the cores are busy.
     this.writeRaw(encodeRecord(RECORD_TYPE.PSK_PROOF, secrets.clientPskProof));
-
+    // Then the (slow) signature, and the record keys while it runs.
+    const signing = signAsync(opts.identity.privateKey, signedContent('client', th));
+    signing.catch(() => undefined);
     this.installKeys(sh.suite, secrets.clientTraffic, secrets.serverTraffic, secrets.exporter);
-    const signature = await signAsync(opts.identity.privateKey, signedContent('client', th));
+    const signature = await signing;
     this.assertAlive();
     this.sendIdentity(signature);
     await this.verifyIdentity(await this.expectIdentity(), 'server', th);
@@ -412,7 +422,7 @@ export class SecureChannel extends Duplex {
       if (offer) break;
     }
     if (!offer) throw new SecureChannelError(SC_ERROR.NO_COMMON_SUITE, 'no suite in common with the client');
-    const share = createKeyShare(offer.suite);
+    const share = opts.keySharePool.take(offer.suite);
     const z = share.computeSecret(offer.share);
     const serverHelloRecord = encodeRecord(
       RECORD_TYPE.SERVER_HELLO,
@@ -424,10 +434,11 @@ export class SecureChannel extends Duplex {
 
     const proof = decodePskProof((await this.expect(RECORD_TYPE.PSK_PROOF)).body);
     if (!timingSafeEqual(proof, secrets.clientPskProof)) throw badPsk();
-    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     // Sign while the client signs and while its identity travels; send only after it checked out.
+    // The signature starts first: it is the longest step and the handshake waits for it.
     const signing = signAsync(opts.identity.privateKey, signedContent('server', th));
     signing.catch(() => undefined);
+    this.installKeys(offer.suite, secrets.serverTraffic, secrets.clientTraffic, secrets.exporter);
     await this.verifyIdentity(await this.expectIdentity(), 'client', th);
     const signature = await signing;
     this.assertAlive();
