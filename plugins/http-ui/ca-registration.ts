@@ -9,7 +9,7 @@
  * the identity service holds it too while unlocked). A restart in between keeps
  * the self-issued profile.
  */
-import { CaClient } from '../../core/identity/ca/client.js';
+import { CaClient, directCaTransport, type CaTransport } from '../../core/identity/ca/client.js';
 import { createCertificateRequest, parseCertificate, type SubjectProfile } from '../../core/identity/certificate.js';
 import { keyFingerprintHex } from '../../core/identity/fingerprint.js';
 import type { Profile } from '../../core/identity/profile.js';
@@ -41,12 +41,17 @@ export class CaRegistration {
   readonly stats = { started: 0, issued: 0, failed: 0 };
   readonly #identity: () => IdentityServiceView;
   readonly #changed: (registration: RegistrationJson | null) => void;
+  readonly #transport: CaTransport;
   #pending: Pending | null = null;
 
-  /** `changed` is told every state change (the page follows it live). */
-  constructor(identity: () => IdentityServiceView, changed: (registration: RegistrationJson | null) => void) {
+  /**
+   * `changed` is told every state change (the page follows it live); every CA
+   * request goes through `transport` (the proxy's, when the node has one).
+   */
+  constructor(identity: () => IdentityServiceView, changed: (registration: RegistrationJson | null) => void, transport: CaTransport = directCaTransport) {
     this.#identity = identity;
     this.#changed = changed;
+    this.#transport = transport;
   }
 
   get current(): RegistrationJson | null {
@@ -60,7 +65,7 @@ export class CaRegistration {
    */
   async start(input: { email: string; password: string; caUrl: string }, create: () => Promise<unknown> = async () => undefined): Promise<RegistrationJson> {
     if (this.#pending) throw new UiError(ERR_UI_BAD_REQUEST, 409, 'a registration is in progress: enter its code or cancel it');
-    const client = new CaClient(input.caUrl);
+    const client = new CaClient(input.caUrl, this.#transport);
     const root = await client.fetchRoot();
     const rootInfo = parseCertificate(root);
     const pending: Pending = {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { EventBridge } from './bridge.js';
 import { CaRegistration } from './ca-registration.js';
+import { caTransportOf } from './ca-transport.js';
 import { installErrorHandler } from './errors.js';
 import { addChatRoutes } from './routes/chats.js';
 import { addFileRoutes } from './routes/files.js';
@@ -63,6 +64,7 @@ export default definePlugin<HttpUiOptions>({
     const registration = new CaRegistration(
       () => identityOf(api),
       (current) => publish({ type: 'registration', registration: current }),
+      caTransportOf(api),
     );
     const service: HttpUiService = {
       get url() {

@@ -177,6 +177,8 @@ export interface DanteOptions {
   listenHost?: string;
   /** Source networks allowed to use the proxy. @default ['127.0.0.0/8'] */
   clientNets?: string[];
+  /** Address dante connects out from (another 127/8 address shows a server who came through it). @default '127.0.0.1' */
+  externalHost?: string;
 }
 
 /** Starts danted. Call `stop()` in an `after` hook. */
@@ -195,7 +197,7 @@ export async function startDante(options: DanteOptions = {}): Promise<RunningPro
     'logoutput: stderr',
     ...(options.debug ? ['debug: 1'] : []),
     `internal: ${listenHost} port = ${port}`,
-    'external: 127.0.0.1',
+    `external: ${options.externalHost ?? '127.0.0.1'}`,
     'clientmethod: none',
     `socksmethod: ${options.auth ? 'username' : 'none'}`,
     'user.privileged: root',
