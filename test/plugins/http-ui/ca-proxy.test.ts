@@ -126,4 +126,57 @@ describe('http-ui: CA registration through the proxy (Tor mode)', function () {
     await new CaClient(`http://127.0.0.1:${caPort}`, caTransportOf(open)).fetchRoot();
     expect(seen.slice(before)).to.deep.equal(['127.0.0.1']);
   });
+
+  /** The saved registration row as the node's own database holds it. */
+  function savedRows(node: UiNode): Array<Record<string, unknown>> {
+    return node.kernel.storage.db.prepare('SELECT * FROM http_ui_ca_registration').all() as Array<Record<string, unknown>>;
+  }
+
+  it('a registration waiting for its code survives a restart: unlock, enter the code, through the proxy again', async () => {
+    const node = await torNode(dante!.port);
+    const started = await api(node, '/api/profile/ca', {
+      method: 'POST',
+      body: { name: 'Rita', email: 'rita@example.org', password: PASSWORD, caUrl: `http://localhost:${caPort}` },
+    });
+    expect(started.json()).to.include({ state: 'code-sent' });
+    const code = codeFrom(await smtp!.waitFor('rita@example.org'));
+
+    // What is kept: never the code, the password or key material.
+    const rows = savedRows(node);
+    expect(rows).to.have.length(1);
+    const stored = JSON.stringify(rows[0], (_k, v: unknown) => (v && typeof v === 'object' && 'type' in v && (v as { type: string }).type === 'Buffer' ? '<der>' : v));
+    expect(stored).to.include('rita@example.org');
+    for (const secret of [code, PASSWORD, 'PRIVATE KEY']) expect(stored).not.to.include(secret);
+
+    await node.restart();
+    const after = (await api(node, '/api/profile')).json();
+    expect(after.status.state).to.equal('locked');
+    expect(after.registration).to.include({ state: 'code-sent', email: 'rita@example.org', caName: 'Onion Test CA', caUrl: `http://localhost:${caPort}` });
+    const locked = await api(node, '/api/profile/ca/verify', { method: 'POST', body: { code } });
+    expect(locked.status).to.equal(409);
+
+    expect((await api(node, '/api/profile/unlock', { method: 'POST', body: { password: PASSWORD } })).status).to.equal(200);
+    const before = seen.length;
+    const verified = await api(node, '/api/profile/ca/verify', { method: 'POST', body: { code } });
+    expect(verified.status, verified.body).to.equal(200);
+    // Unlocked again with the password the page's unlock gave: the chats run on the CA's certificate.
+    expect(verified.json()).to.include({ state: 'unlocked', email: 'rita@example.org' });
+    expect((await api(node, '/api/profile')).json()).to.deep.include({ certificate: 'ca', registration: null });
+    expect((await loadProfile(node.kernel.config.profile!, PASSWORD)).kind).to.equal('ca');
+    expect(seen.slice(before)).to.deep.equal([PROXY_EXTERNAL, PROXY_EXTERNAL]);
+    expect(savedRows(node)).to.have.length(0);
+  });
+
+  it('a registration taken up after a restart can be cancelled: the self-issued profile stays, nothing is left', async () => {
+    const node = await torNode(dante!.port);
+    await api(node, '/api/profile/ca', { method: 'POST', body: { name: 'Sam', email: 'sam@example.org', password: PASSWORD, caUrl: `http://localhost:${caPort}` } });
+    await smtp!.waitFor('sam@example.org');
+    await node.restart();
+    expect((await api(node, '/api/profile')).json().registration).to.include({ state: 'code-sent', email: 'sam@example.org' });
+    expect((await api(node, '/api/profile/ca', { method: 'DELETE' })).status).to.equal(200);
+    await node.restart();
+    expect((await api(node, '/api/profile')).json()).to.deep.include({ registration: null });
+    expect(savedRows(node)).to.have.length(0);
+    expect((await loadProfile(node.kernel.config.profile!, PASSWORD)).kind).to.equal('self');
+  });
 });
