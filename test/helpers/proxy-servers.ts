@@ -234,6 +234,8 @@ export interface TinyproxyOptions {
   auth?: { username: string; password: string };
   /** Only these ports may be CONNECTed to (others get 403). Default: all. */
   connectPorts?: number[];
+  /** Address tinyproxy connects out from (another 127/8 address shows a server who came through it). */
+  bindHost?: string;
 }
 
 /** Starts tinyproxy in the foreground. Call `stop()` in an `after` hook. */
@@ -253,6 +255,7 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ru
     'DisableViaHeader Yes',
     ...(options.auth ? [`BasicAuth ${options.auth.username} ${options.auth.password}`] : []),
     ...(options.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
+    ...(options.bindHost ? [`Bind ${options.bindHost}`] : []),
     '',
   ];
   const configPath = join(dir, 'tinyproxy.conf');

@@ -1,10 +1,11 @@
 /**
  * CA registration from the UI on a node behind a proxy (Tor mode): every CA
- * request goes through a real SOCKS5 proxy (dante on 127.0.0.1), the CA's host
+ * request goes through a real SOCKS5 proxy (dante on 127.0.0.1; tinyproxy for
+ * HTTP CONNECT), the CA's host
  * name travels to the proxy unresolved, and the real CA (with a real SMTP
  * server) sees the proxy's outgoing address, 127.0.0.2, never the node's
  * 127.0.0.1. With the proxy down the registration fails with a typed error and
- * the CA hears nothing.
+ * the CA hears nothing. A registration waiting for its code survives a restart.
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { CaClient } from '../../../core/identity/ca/client.js';
 import { loadProfile } from '../../../core/identity/profile.js';
 import { OPEN_NETWORK_POLICY } from '../../../core/network-policy.js';
 import { caTransportOf } from '../../../plugins/http-ui/ca-transport.js';
-import { freePort, skipWithout, startDante, type RunningProxy } from '../../helpers/proxy-servers.js';
+import { freePort, skipWithout, startDante, startTinyproxy, TINYPROXY_PATH, type RunningProxy } from '../../helpers/proxy-servers.js';
 import { codeFrom, startSmtp } from '../../helpers/smtp.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Rendezvous, TEST_KEY_BITS } from '../../helpers/testnet.js';
@@ -30,7 +31,7 @@ const PASSWORD = 'correct horse battery';
 /** dante connects out from here; the node itself connects from 127.0.0.1. */
 const PROXY_EXTERNAL = '127.0.0.2';
 
-describe('http-ui: CA registration through the proxy (Tor mode)', function () {
+describe('http-ui: CA registration through the proxy (Tor mode, and plain HTTP CONNECT)', function () {
   this.timeout(120_000);
   const dir = makeTempDir('bitchat-ui-ca-proxy-');
   let smtp: Awaited<ReturnType<typeof startSmtp>> | undefined;
@@ -98,6 +99,29 @@ describe('http-ui: CA registration through the proxy (Tor mode)', function () {
     expect(proxy.stats.connects).to.be.at.least(1);
     // SOCKS5 address type 3: the name went to the proxy unresolved.
     expect(dante!.log()).to.include(`ATYP: 3 address: localhost.${caPort}`);
+  });
+
+  it('registers through an HTTP CONNECT proxy (tinyproxy, plain proxy mode) the same way', async function () {
+    if (TINYPROXY_PATH === undefined) this.skip();
+    const tinyproxy = await startTinyproxy({ bindHost: PROXY_EXTERNAL });
+    try {
+      const node = await startChatNode(new Rendezvous().plugin(), { 'proxy-socks': { type: 'http', host: '127.0.0.1', port: tinyproxy.port } });
+      nodes.push(node);
+      const before = seen.length;
+      const started = await api(node, '/api/profile/ca', {
+        method: 'POST',
+        body: { name: 'Quinn', email: 'quinn@example.org', password: PASSWORD, caUrl: `http://localhost:${caPort}` },
+      });
+      expect(started.json()).to.include({ state: 'code-sent' });
+      const code = codeFrom(await smtp!.waitFor('quinn@example.org'));
+      const verified = await api(node, '/api/profile/ca/verify', { method: 'POST', body: { code } });
+      expect(verified.status, verified.body).to.equal(200);
+      expect(seen.slice(before)).to.deep.equal([PROXY_EXTERNAL, PROXY_EXTERNAL, PROXY_EXTERNAL, PROXY_EXTERNAL]);
+      // The CONNECT line named the CA by its host name.
+      expect(tinyproxy.log()).to.include(`localhost:${caPort}`);
+    } finally {
+      await tinyproxy.stop();
+    }
   });
 
   it('with the proxy down fails closed with a typed error: no key made, nothing sent to the CA', async () => {
