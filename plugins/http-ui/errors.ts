@@ -13,6 +13,8 @@ export const ERR_UI_BAD_REQUEST = 'ERR_UI_BAD_REQUEST';
 export const ERR_UI_NO_CONFIG_FILE = 'ERR_UI_NO_CONFIG_FILE';
 /** The chat service has no invitations (an older or stand-in service). */
 export const ERR_UI_NO_INVITATIONS = 'ERR_UI_NO_INVITATIONS';
+/** The network policy forbids direct connections and no proxy service is there to carry a CA request. */
+export const ERR_UI_NO_PROXY = 'ERR_UI_NO_PROXY';
 export const ERR_UI_INTERNAL = 'ERR_UI_INTERNAL';
 
 export class UiError extends BitChatError {

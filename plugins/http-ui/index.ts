@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { definePlugin } from '../../core/plugin.js';
 import { EventBridge } from './bridge.js';
 import { CaRegistration } from './ca-registration.js';
+import { caTransportOf } from './ca-transport.js';
 import { installErrorHandler } from './errors.js';
 import { addChatRoutes } from './routes/chats.js';
 import { addFileRoutes } from './routes/files.js';
@@ -16,6 +17,7 @@ import { addFirstRunRoutes } from './routes/first-run.js';
 import { addProfileRoutes, identityOf } from './routes/profile.js';
 import { addSettingsRoutes } from './routes/settings.js';
 import { READ_MARKER_MIGRATIONS } from './read-markers.js';
+import { REGISTRATION_MIGRATIONS, RegistrationStore } from './registration-store.js';
 import { newToken } from './security.js';
 import { PACKAGE_ROOT, startUiServer, type UiServer } from './server.js';
 import type { UiEvent } from './event-hub.js';
@@ -63,6 +65,7 @@ export default definePlugin<HttpUiOptions>({
     const registration = new CaRegistration(
       () => identityOf(api),
       (current) => publish({ type: 'registration', registration: current }),
+      caTransportOf(api),
     );
     const service: HttpUiService = {
       get url() {
@@ -72,10 +75,11 @@ export default definePlugin<HttpUiOptions>({
     };
     api.register('httpUi', service);
     api.hooks.migrations.tap('http-ui', (registry) => {
-      for (const migration of READ_MARKER_MIGRATIONS) registry.add(migration);
+      for (const migration of [...READ_MARKER_MIGRATIONS, ...REGISTRATION_MIGRATIONS]) registry.add(migration);
     });
 
     api.hooks.start.tapPromise('http-ui', async () => {
+      registration.attach(new RegistrationStore(api.resolve('storage').db));
       server = await startUiServer({
         host: options.host,
         port: options.port,
@@ -85,7 +89,7 @@ export default definePlugin<HttpUiOptions>({
         addRoutes: async (app) => {
           installErrorHandler(app, api.logger);
           addNodeRoutes(app, api, VERSION);
-          addProfileRoutes(app, api, publish, () => bridge.attachChat(), () => registration.current);
+          addProfileRoutes(app, api, publish, () => bridge.attachChat(), () => registration.current, (password) => registration.unlockedWith(password));
           addFirstRunRoutes(app, api, publish, registration);
           addChatRoutes(app, api, bridge);
           addInvitationRoutes(app, api, bridge);
@@ -98,7 +102,7 @@ export default definePlugin<HttpUiOptions>({
       api.logger.info({ port: server.port }, 'web UI listening');
     });
     api.hooks.stop.tapPromise('http-ui', async () => {
-      registration.cancel();
+      registration.detach();
       bridge.stop();
       await server?.close();
       server = null;

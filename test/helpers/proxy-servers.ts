@@ -177,6 +177,8 @@ export interface DanteOptions {
   listenHost?: string;
   /** Source networks allowed to use the proxy. @default ['127.0.0.0/8'] */
   clientNets?: string[];
+  /** Address dante connects out from (another 127/8 address shows a server who came through it). @default '127.0.0.1' */
+  externalHost?: string;
 }
 
 /** Starts danted. Call `stop()` in an `after` hook. */
@@ -195,7 +197,7 @@ export async function startDante(options: DanteOptions = {}): Promise<RunningPro
     'logoutput: stderr',
     ...(options.debug ? ['debug: 1'] : []),
     `internal: ${listenHost} port = ${port}`,
-    'external: 127.0.0.1',
+    `external: ${options.externalHost ?? '127.0.0.1'}`,
     'clientmethod: none',
     `socksmethod: ${options.auth ? 'username' : 'none'}`,
     'user.privileged: root',
@@ -232,6 +234,8 @@ export interface TinyproxyOptions {
   auth?: { username: string; password: string };
   /** Only these ports may be CONNECTed to (others get 403). Default: all. */
   connectPorts?: number[];
+  /** Address tinyproxy connects out from (another 127/8 address shows a server who came through it). */
+  bindHost?: string;
 }
 
 /** Starts tinyproxy in the foreground. Call `stop()` in an `after` hook. */
@@ -251,6 +255,7 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ru
     'DisableViaHeader Yes',
     ...(options.auth ? [`BasicAuth ${options.auth.username} ${options.auth.password}`] : []),
     ...(options.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
+    ...(options.bindHost ? [`Bind ${options.bindHost}`] : []),
     '',
   ];
   const configPath = join(dir, 'tinyproxy.conf');

@@ -4,7 +4,6 @@ import { mkdirSync } from 'node:fs';
 import { link, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadProfile } from '../../../core/identity/profile.js';
-import { networkPolicyOf } from '../../../core/network-policy.js';
 import type { PluginApi } from '../../../core/plugin.js';
 import type { CaRegistration } from '../ca-registration.js';
 import { ERR_UI_BAD_REQUEST, ERR_UI_LOCKED, ERR_UI_NO_PROFILE, UiError } from '../errors.js';
@@ -17,11 +16,6 @@ const MAX_PROFILE_BASE64_CHARS = 180_000;
 const CODE_PATTERN = '^[0-9]{4,12}$';
 
 const CA_URL_SCHEMA = { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://[^\\s]+$' } as const;
-
-/** The CA client speaks plain HTTP(S) from this process, not through the proxy. */
-function refuseWithoutDirectTcp(api: PluginApi): void {
-  if (!networkPolicyOf(api).allowDirectTcp) throw new UiError(ERR_UI_BAD_REQUEST, 400, 'this node only talks through its proxy; register with the CA from the command line instead');
-}
 
 function mustBeNew(api: PluginApi): void {
   if (identityOf(api).status().state !== 'none') throw new UiError(ERR_UI_BAD_REQUEST, 409, 'this node has a profile already');
@@ -52,7 +46,6 @@ export function addFirstRunRoutes(app: FastifyInstance, api: PluginApi, publish:
     },
     async (request) => {
       mustBeNew(api);
-      refuseWithoutDirectTcp(api);
       const { caUrl, ...input } = request.body;
       return registration.start({ ...input, caUrl }, () => createProfile(identityOf(api), input, publish));
     },
@@ -77,7 +70,6 @@ export function addFirstRunRoutes(app: FastifyInstance, api: PluginApi, publish:
       const identity = identityOf(api);
       const status = identity.status();
       if (status.state !== 'unlocked' || !status.email) throw new UiError(ERR_UI_LOCKED, 409, 'unlock the profile first');
-      refuseWithoutDirectTcp(api);
       // The password unlocks the profile again once the certificate is in; check it now, not then.
       if (api.config.profile === null) throw new UiError(ERR_UI_NO_PROFILE, 404, 'this node runs without a profile file');
       await loadProfile(api.config.profile, request.body.password);

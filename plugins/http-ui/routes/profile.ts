@@ -66,6 +66,8 @@ export function addProfileRoutes(
   publish: (event: UiEvent) => void,
   attachChat: () => void = () => undefined,
   registration: () => RegistrationJson | null = () => null,
+  /** Told the password after an unlock through the page (a CA registration taken up after a restart needs it). */
+  unlocked: (password: string) => void = () => undefined,
 ): void {
   app.get(
     '/api/profile',
@@ -120,6 +122,7 @@ export function addProfileRoutes(
     async (request) => {
       const identity = identityOf(api);
       await identity.unlock(request.body.password);
+      unlocked(request.body.password);
       return publicStatus(identity.status());
     },
   );
