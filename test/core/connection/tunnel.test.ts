@@ -54,8 +54,10 @@ describe('connection/tunnels (through a third node)', () => {
     // Full inner frames of TUNNEL_FRAME_DATA - 23 data bytes (the last one shorter, plus CHANNEL_END).
     expect(inner).to.equal(Math.ceil(data.length / (TUNNEL_FRAME_DATA - FRAME_HEADER_LENGTH)) + 1);
     // Each hop carries the inner frames whole, one (or, in the same tick, several) per frame
-    // of its own: never a frame for an inner header and another for its data.
-    const controlAllowance = 8;
+    // of its own: never a frame for an inner header and another for its data (that would
+    // double the count). The hops' own control frames (credit for the carrying channel,
+    // keep-alives) come on top, more of them when the machine is busy: up to half as many.
+    const controlAllowance = Math.ceil(inner / 2);
     await waitFor(() => hop2.stats.framesOut - hop20 >= inner - 1);
     expect(hop1.stats.framesOut - hop10).to.be.within(inner - 1, inner + controlAllowance);
     expect(hop2.stats.framesOut - hop20).to.be.within(inner - 1, inner + controlAllowance);
