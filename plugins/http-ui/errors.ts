@@ -47,6 +47,8 @@ function statusFor(err: Error & { code: string; statusCode?: number }): number {
   if (err instanceof UiError) return err.statusCode;
   if (/_UNKNOWN_|_NOT_FOUND$/.test(err.code)) return 404;
   if (/PASSWORD|_LOCKED$|_DECRYPT/.test(err.code)) return 403;
+  // The proxy (or what it reaches) failed, not the request: a gateway error.
+  if (err.code.startsWith('ERR_PROXY_')) return 502;
   return 400;
 }
 

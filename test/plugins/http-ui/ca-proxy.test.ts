@@ -131,7 +131,7 @@ describe('http-ui: CA registration through the proxy (Tor mode, and plain HTTP C
       method: 'POST',
       body: { name: 'Pavel', email: 'pavel@example.org', password: PASSWORD, caUrl: `http://127.0.0.1:${caPort}` },
     });
-    expect(refused.status).to.equal(400);
+    expect(refused.status).to.equal(502);
     expect(refused.json().code).to.equal('ERR_PROXY_UNREACHABLE');
     expect((await api(node, '/api/profile')).json()).to.deep.include({ status: { state: 'none' }, registration: null });
     expect(existsSync(node.kernel.config.profile!)).to.equal(false);
