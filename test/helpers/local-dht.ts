@@ -54,6 +54,14 @@ export async function startLocalDht(count: number): Promise<LocalDht> {
 }
 
 /**
+ * The dht plugin's options for a node that joins `dht` (loopback only, no saved routing
+ * table; announces spaced out so a test's own lookups drive the timing).
+ */
+export function localDhtPluginOptions(dht: LocalDht) {
+  return { bootstrap: dht.bootstrap, host: LOOPBACK, allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 };
+}
+
+/**
  * A UDP socket whose every outgoing datagram's destination is recorded, so a
  * test can assert that nothing left loopback.
  */

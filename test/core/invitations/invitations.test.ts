@@ -11,7 +11,7 @@ import { SecureChannel, verifyPeerWithHook } from '../../../core/secure-channel/
 import dhtPlugin from '../../../plugins/dht/index.js';
 import lanPlugin from '../../../plugins/lan-discovery/index.js';
 import { freeUdpPort } from '../../plugins/lan-discovery/helpers.js';
-import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
+import { localDhtPluginOptions, startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { Testnet, type TestPeer, waitFor } from '../../helpers/testnet.js';
 
 const ALICE = 'alice@test.local';
@@ -72,11 +72,9 @@ describe('invitations (spec §2.6, inside the private chat\'s secure channel)', 
 
   it('finds the invitee through the real DHT, delivers, accepts, then both chat', async () => {
     dht = await startLocalDht(4);
-    const bootstrap = dht.bootstrap;
+    const dhtOptions = localDhtPluginOptions(dht);
     net = new Testnet();
-    net.extraPlugins = () => [
-      { definition: dhtPlugin, options: { bootstrap, host: '127.0.0.1', allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 } },
-    ];
+    net.extraPlugins = () => [{ definition: dhtPlugin, options: dhtOptions }];
     const alice = await net.addPeer(ALICE, 0);
     const bob = await net.addPeer(BOB, 1);
     const invitations: Invitation[] = [];

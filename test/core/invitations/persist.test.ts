@@ -23,7 +23,7 @@ import {
 import type { InlinePlugin } from '../../../core/plugin-loader.js';
 import dhtPlugin from '../../../plugins/dht/index.js';
 import { testConfig } from '../../helpers/kernel.js';
-import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
+import { localDhtPluginOptions, startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { Testnet, testProfile, type TestPeer, waitFor } from '../../helpers/testnet.js';
 
@@ -119,8 +119,7 @@ describe('outgoing invitations survive a restart of the inviter (kept in the enc
 
   it('an inviter restarted between invite and the invitee coming online still delivers (real DHT); the text is nowhere in clear', async () => {
     dht = await startLocalDht(4);
-    const bootstrap = dht.bootstrap;
-    const dhtOptions = { bootstrap, host: '127.0.0.1', allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 };
+    const dhtOptions = localDhtPluginOptions(dht);
     net = new Testnet();
     net.extraPlugins = () => [{ definition: dhtPlugin, options: dhtOptions }];
     const rendezvous = net.rendezvous;

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { maskedEmail } from '../../../core/chat/network-id.js';
-import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
+import { localDhtPluginOptions, startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { Rendezvous } from '../../helpers/testnet.js';
 import { startChatNode } from './chat-nodes.js';
 import { openEvents, until } from './events.js';
@@ -30,7 +30,7 @@ describe('http-ui: invitations on the real services (DHT discovery, three nodes)
 
   before(async function () {
     dht = await startLocalDht(4);
-    const dhtOptions = { bootstrap: dht.bootstrap, host: '127.0.0.1', allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 };
+    const dhtOptions = localDhtPluginOptions(dht);
     const rendezvous = new Rendezvous();
     for (let i = 0; i < 3; i++) nodes.push(await startChatNode(rendezvous.plugin(), { dht: dhtOptions }));
     if (!nodes[0]!.kernel.tryResolve('identity')) this.skip();

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { maskedEmail } from '../../../core/chat/network-id.js';
 import { artifactPath, chromiumAvailable, CHROMIUM_PATH, launchBrowser } from '../../helpers/browser.js';
-import { startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
+import { localDhtPluginOptions, startLocalDht, type LocalDht } from '../../helpers/local-dht.js';
 import { Rendezvous } from '../../helpers/testnet.js';
 import { startChatNode } from './chat-nodes.js';
 import { until } from './events.js';
@@ -64,7 +64,7 @@ suite(`http-ui: two nodes, two pages${missing}`, function () {
     dht = await startLocalDht(4);
     const plugins = {
       'file-share': {},
-      dht: { bootstrap: dht.bootstrap, host: '127.0.0.1', allowPrivateAddresses: true, persistRoutingTable: false, announceIntervalSeconds: 300, fastAnnounceIntervalSeconds: 120 },
+      dht: localDhtPluginOptions(dht),
     };
     nodes.push(await startChatNode(rendezvous.plugin(), plugins), await startChatNode(rendezvous.plugin(), plugins));
     if (!nodes[0]!.kernel.tryResolve('identity')) {
