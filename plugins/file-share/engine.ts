@@ -178,11 +178,22 @@ interface UploadJob {
   block: number;
 }
 
+/**
+ * The answers owed for one block by one peer: requests still open, and cancelled ones
+ * (their answer may already be on its way) welcome until `until`. The peer answers in
+ * the order it was asked, so a cancelled request's answer comes first.
+ */
+interface Asked {
+  open: number;
+  cancelled: number;
+  until: number;
+}
+
 interface PeerEntry {
   link: PeerLink;
   decoder: BlockStreamDecoder;
-  /** Blocks asked of this peer and not answered (`fileId:block` -> 0, or when a cancelled one stops being welcome). */
-  asked: Map<string, number>;
+  /** Answers this peer may still send, per `fileId:block` (a block may be asked again while an earlier ask is owed). */
+  asked: Map<string, Asked>;
   queue: UploadJob[];
   uploading: boolean;
   closed: boolean;
@@ -260,7 +271,7 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
     this.removePeer(link.peerId);
     const onData = (chunk: Buffer): void => this.#onBlockData(peer, chunk);
     const onEnd = (): void => this.removePeer(link.peerId);
-    const asked = new Map<string, number>();
+    const asked = new Map<string, Asked>();
     const peer: PeerEntry = {
       link, decoder: new BlockStreamDecoder(undefined, (h) => this.#checkFrame(asked, h)), asked, queue: [], uploading: false, closed: false, uploadedBytes: 0, receivedBytes: 0,
       detach: () => {
@@ -652,29 +663,39 @@ export class FileShareEngine extends EventEmitter<FileShareEvents> {
   #request(entry: FileEntry, peerId: string, block: number): void {
     const peer = this.#peers.get(peerId);
     if (!peer) return;
-    peer.asked.set(askedKey(entry.key, block), 0);
+    const key = askedKey(entry.key, block);
+    const owed = peer.asked.get(key);
+    if (owed) owed.open++;
+    else peer.asked.set(key, { open: 1, cancelled: 0, until: 0 });
     this.#send(peer, { type: MESSAGE_TYPES.REQUEST, fileId: entry.id, block });
   }
 
   #cancelRequest(entry: FileEntry, peerId: string, block: number): void {
     const peer = this.#peers.get(peerId);
     if (!peer) return;
-    const key = askedKey(entry.key, block);
+    const owed = peer.asked.get(askedKey(entry.key, block));
     const now = Date.now();
-    if (peer.asked.has(key)) peer.asked.set(key, now + CANCEL_GRACE_FACTOR * (this.#o.requestTimeoutMs ?? 30_000));
-    if (peer.asked.size > ASKED_SWEEP_AT) for (const [k, until] of peer.asked) if (until !== 0 && until < now) peer.asked.delete(k);
+    if (owed && owed.open > 0) {
+      owed.open--;
+      owed.cancelled++;
+      owed.until = now + CANCEL_GRACE_FACTOR * (this.#o.requestTimeoutMs ?? 30_000);
+    }
+    if (peer.asked.size > ASKED_SWEEP_AT) for (const [k, o] of peer.asked) if (o.open === 0 && o.until < now) peer.asked.delete(k);
     this.#send(peer, { type: MESSAGE_TYPES.CANCEL, fileId: entry.id, block });
   }
 
   /** Before a frame's data is buffered: a BLOCK must answer a request to this peer and have the advertised length. */
-  #checkFrame(asked: Map<string, number>, h: BlockFrameHeader): string | undefined {
+  #checkFrame(asked: Map<string, Asked>, h: BlockFrameHeader): string | undefined {
     const key = askedKey(h.fileId.toString('hex'), h.block);
-    const until = asked.get(key);
-    if (until === undefined || (until !== 0 && until < Date.now())) {
+    const owed = asked.get(key);
+    if (owed && owed.cancelled > 0 && owed.until < Date.now()) owed.cancelled = 0;
+    if (owed && owed.cancelled > 0) owed.cancelled--;
+    else if (owed && owed.open > 0) owed.open--;
+    else {
       // A late REJECT is harmless (one byte); a BLOCK nobody asked for is not.
       return h.kind === FRAME_KINDS.BLOCK ? `block ${h.block} was not asked for` : undefined;
     }
-    asked.delete(key);
+    if (owed.open === 0 && owed.cancelled === 0) asked.delete(key);
     if (h.kind !== FRAME_KINDS.BLOCK) return undefined;
     const entry = this.#files.get(h.fileId.toString('hex'));
     if (entry && h.block < entry.have.size && h.length !== blockLength(entry.meta, h.block)) {
